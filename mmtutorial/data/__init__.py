@@ -1,0 +1,30 @@
+"""Data for the course: the procedural multimodal world and the on-disk dataset format.
+
+``ShapesWorld`` renders image, caption, audio and video of one random scene that agree with each other;
+``DatasetWriter`` / ``load_dataset`` store and read such samples (or your own image-caption pairs) with a
+manifest of checksums.
+"""
+
+from mmtutorial.data.world import (
+    GENERATOR_VERSION,
+    HARMONICS,
+    PALETTE,
+    PITCH_HZ,
+    Scene,
+    ShapeSpec,
+    ShapesWorld,
+    WorldConfig,
+    collate,
+)
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "HARMONICS",
+    "PALETTE",
+    "PITCH_HZ",
+    "Scene",
+    "ShapeSpec",
+    "ShapesWorld",
+    "WorldConfig",
+    "collate",
+]
