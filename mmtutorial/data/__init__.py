@@ -5,6 +5,8 @@
 manifest of checksums.
 """
 
+from mmtutorial.data.build import import_pairs, make_shapes_world
+from mmtutorial.data.disk import DatasetIntegrityError, DatasetWriter, DiskDataset, load_dataset
 from mmtutorial.data.world import (
     GENERATOR_VERSION,
     HARMONICS,
@@ -18,6 +20,12 @@ from mmtutorial.data.world import (
 )
 
 __all__ = [
+    "DatasetIntegrityError",
+    "DatasetWriter",
+    "DiskDataset",
+    "import_pairs",
+    "load_dataset",
+    "make_shapes_world",
     "GENERATOR_VERSION",
     "HARMONICS",
     "PALETTE",

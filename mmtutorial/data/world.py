@@ -494,24 +494,36 @@ class ShapesWorld(torch.utils.data.Dataset):
         }
 
     # ---- samples -------------------------------------------------------------------------------------------
-    def get(self, i: int, modalities: Sequence[str] = MODALITIES) -> dict:
-        """Sample ``i`` with only the requested modalities (plus ``"labels"``, which is always there)."""
+    def arrays(self, i: int, modalities: Sequence[str] = MODALITIES) -> dict:
+        """Sample ``i`` as numpy: ``image`` uint8 ``(H, W, 3)``, ``caption`` str, ``audio`` float32 ``(L,)``,
+        ``video`` uint8 ``(T, H, W, 3)``, plus ``labels``; only the requested modalities are rendered."""
         for m in modalities:
             check_choice("modalities entry", m, self.MODALITIES)
         scene = self.scene(i)
         out: dict = {}
         if "image" in modalities:
-            img = self.render_image(scene)
-            out["image"] = torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0)
+            out["image"] = self.render_image(scene)
         if "caption" in modalities:
             out["caption"] = self.caption(scene, self._rng(int(i), _CAPTION))
         if "audio" in modalities:
-            out["audio"] = torch.from_numpy(self.render_audio(scene))
+            out["audio"] = self.render_audio(scene)
         if "video" in modalities:
-            vid = self.render_video(scene)
-            out["video"] = torch.from_numpy(vid).permute(0, 3, 1, 2).float().div_(255.0)
+            out["video"] = self.render_video(scene)
         out["labels"] = self.labels(scene)
         return out
+
+    def get(self, i: int, modalities: Sequence[str] = MODALITIES) -> dict:
+        """Sample ``i`` with only the requested modalities (plus ``"labels"``, which is always there), as
+        tensors: ``image`` float32 ``(3, H, W)``, ``audio`` ``(L,)``, ``video`` ``(T, 3, H, W)``."""
+        out = self.arrays(i, modalities)
+        if "image" in out:
+            out["image"] = torch.from_numpy(out["image"]).permute(2, 0, 1).float().div_(255.0)
+        if "audio" in out:
+            out["audio"] = torch.from_numpy(out["audio"])
+        if "video" in out:
+            out["video"] = torch.from_numpy(out["video"]).permute(0, 3, 1, 2).float().div_(255.0)
+        # keep the documented key order: image, caption, audio, video, labels
+        return {k: out[k] for k in (*self.MODALITIES, "labels") if k in out}
 
     def __getitem__(self, i: int) -> dict:
         if isinstance(i, (int, np.integer)) and not 0 <= i < len(self):
