@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from mmtutorial.data.build import import_pairs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # imported after parsing so that --help answers at once; the path makes a plain checkout work uninstalled
+    sys.path.insert(0, str(ROOT))
+    from mmtutorial.data.build import import_pairs
+
     try:
         out = import_pairs(
             args.images,

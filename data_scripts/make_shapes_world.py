@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+ROOT = Path(__file__).resolve().parents[1]
 
-from mmtutorial.data import ShapesWorld, WorldConfig  # noqa: E402
-from mmtutorial.data.build import make_shapes_world  # noqa: E402
+
+MODALITIES = ("image", "caption", "audio", "video")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--modalities",
-        default=",".join(ShapesWorld.MODALITIES),
+        default=",".join(MODALITIES),
         help="comma-separated subset of image,caption,audio,video (default all)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # imported after parsing so that --help answers at once; the path makes a plain checkout work uninstalled
+    sys.path.insert(0, str(ROOT))
+    from mmtutorial.data import WorldConfig
+    from mmtutorial.data.build import make_shapes_world
+
     try:
         cfg = WorldConfig(
             seed=args.seed,

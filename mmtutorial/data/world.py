@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from mmtutorial._validate import check_choice, check_positive
 
@@ -256,6 +257,10 @@ def shape_mask(shape: str, px: int) -> np.ndarray:
         d.rectangle([m, w, n - m, 2 * w], fill=255)
     a = np.asarray(im, dtype=np.float32).reshape(px, k, px, k).mean(axis=(1, 3))
     mask = a > 127.5
+    # at tiny sizes a star's tip can come off: keep the largest 4-connected piece so one shape = one blob
+    parts, n_parts = ndimage.label(mask)
+    if n_parts > 1:
+        mask = parts == 1 + int(np.argmax(np.bincount(parts.ravel())[1:]))
     mask.setflags(write=False)
     return mask
 
