@@ -81,7 +81,7 @@ def clip_fwd_kernel(
             t = tl.where(col_ok, tl.max(lc, axis=0), 0.0)
             local = tl.sum(tl.exp(lc - t[None, :]), axis=0)
             u = tl.load(u_ptr + cols, mask=col_ok, other=0.0)
-            w = local.to(tl.float64) * tl.exp((t - u).to(tl.float64))
+            w = local.to(tl.float64) * tl.exp(t.to(tl.float64) - u.to(tl.float64))  # exact difference
             tl.atomic_add(col_acc_ptr + cols, w, mask=col_ok)
     tl.store(lse_ptr + rows, m_i + tl.log(l_i), mask=row_ok)
     tl.store(diag_ptr + rows, d_i, mask=row_ok)
