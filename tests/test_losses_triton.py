@@ -110,6 +110,19 @@ def test_non_contiguous_inputs(name):
 
 
 @interp
+@pytest.mark.parametrize("name", ["clip", "siglip"])
+def test_persistent_backward_with_fewer_programs_than_row_blocks(name, monkeypatch):
+    # On a GPU the backward runs 2 programs per SM, each taking several row blocks; force that here:
+    # one program walks all row blocks (N=150 with BLOCK_M=128: 2 blocks, the second ragged).
+    import mmtutorial.losses.triton.clip_function as cf
+    import mmtutorial.losses.triton.siglip_function as sf
+
+    monkeypatch.setattr(cf if name == "clip" else sf, "max_programs", lambda n, device: 1)
+    a, b = _inputs(150, 9, seed=10)
+    _check(name, a, b, 11.0, -4.0)
+
+
+@interp
 def test_public_dispatcher_routes_to_the_kernel():
     a, b = _inputs(33, 5, seed=8)
     s, t = torch.tensor(7.0), torch.tensor(-1.5)

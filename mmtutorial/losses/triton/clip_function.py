@@ -2,8 +2,9 @@
 
 Saved for backward: a, b (the inputs themselves), the scale, row and column log-sum-exp (N floats each).
 Work: forward 2*N^2*D FLOPs; backward recomputes each tile (2*N^2*D) and forms both gradient products
-(4*N^2*D): 8*N^2*D in all, the minimum without storing N x N. Extra memory: two fp32 (N, D) gradient
-buffers in backward (one of them, for ``a``, is also what the output needs before the cast) plus O(N).
+(4*N^2*D): 8*N^2*D in all, the minimum without storing N x N. Extra memory beyond inputs and gradients:
+one fp32 (N, D) buffer that collects grad_b by atomic adds, fp32 (BLOCK_M, D) accumulators for the
+backward's persistent programs (2 per SM), and O(N) statistics.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .clip_kernels import clip_bwd_kernel, clip_fwd_kernel
-from .launch import dot_precision, launch, strides
+from .launch import MAX_BLOCK_M, dot_precision, launch, max_programs, strides
 
 # exp(-2u) must stay a normal fp64 number: 2 * 350 = 700 < 708 = -log(smallest normal fp64).
 _MAX_BOUND = 350.0
@@ -63,23 +64,25 @@ class ClipLossFunction(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         a, b, s, r, c, diag = ctx.saved_tensors
         N, D = a.shape
-        ga = torch.zeros(N, D, device=a.device, dtype=torch.float32)
+        programs = max_programs(N, a.device)
+        acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
+        ga = torch.empty_like(a, memory_format=torch.contiguous_format)
         gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
         gs = torch.zeros((), device=a.device, dtype=torch.float64)
+        # dLoss/dl_ij = (g_ij - 2 delta_ij) / (2N), g summed by the kernel; k scales grad_a and grad_b.
+        coef = grad_out.to(torch.float32) / (2 * N)
+        k = (coef * s).reshape(())
         launch(
             clip_bwd_kernel,
             backward=True,
-            reset=("ga_ptr", "gb_ptr", "gs_ptr"),
+            reset=("gb_ptr", "gs_ptr"),
             N=N,
             D=D,
-            args=(a, b, s, r, c, ga, gb, gs, N, D, *strides(a, b)),
+            programs=programs,
+            args=(a, b, s, k, r, c, ga, acc, gb, gs, N, D, *strides(a, b)),
             PRECISION=dot_precision(a.dtype),
         )
-        # dLoss/dl_ij = (g_ij - 2 delta_ij) / (2N); the kernel summed g, the diagonal term is O(N*D) here.
-        coef = grad_out.to(torch.float32) / (2 * N)
-        grad_a = ga.add_(b, alpha=-2.0).mul_(coef * s).to(a.dtype) if ctx.needs_input_grad[0] else None
-        grad_b = gb.add_(a, alpha=-2.0).mul_(coef * s).to(b.dtype) if ctx.needs_input_grad[1] else None
-        grad_s = None
-        if ctx.needs_input_grad[2]:
-            grad_s = (coef * (gs - 2.0 * diag.double().sum()).float()).to(torch.float32)
-        return grad_a, grad_b, grad_s
+        del acc
+        grad_b = gb.add_(a, alpha=-2.0).mul_(k).to(b.dtype) if ctx.needs_input_grad[1] else None
+        grad_s = (coef * (gs - 2.0 * diag.double().sum()).float()) if ctx.needs_input_grad[2] else None
+        return ga if ctx.needs_input_grad[0] else None, grad_b, grad_s

@@ -1,4 +1,4 @@
-"""Triton kernels of the CLIP loss. One program per block of BLOCK_M rows; each walks every column block.
+"""Triton kernels of the CLIP loss. Programs own blocks of BLOCK_M rows; each walks every column block.
 
 Notation: p_ij = a_i . b_j, l_ij = s * p_ij, r_i = logsumexp_j l_ij (rows), c_j = logsumexp_i l_ij (columns).
 Loss = mean_i (r_i - l_ii) / 2 + mean_j (c_j - l_jj) / 2.
@@ -7,34 +7,18 @@ Loss = mean_i (r_i - l_ii) / 2 + mean_j (c_j - l_jj) / 2.
 import triton
 import triton.language as tl
 
-from .tiles import add_grad_products, diag_of_tile, dot_tile
+from .tiles import add_grad_products, diag_of_tile, dot_tile, finish_rows, zero_rows
 
 
+# fmt: off
 @triton.jit
-def clip_fwd_kernel(
-    a_ptr,
-    b_ptr,
-    s_ptr,
-    u_ptr,
-    lse_ptr,
-    diag_ptr,
-    col_acc_ptr,
-    N,
-    D,
-    stride_an,
-    stride_ad,
-    stride_bn,
-    stride_bd,
-    COL_STATS: tl.constexpr,
-    UPCAST: tl.constexpr,
-    PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-):
+def clip_fwd_kernel(a_ptr, b_ptr, s_ptr, u_ptr, lse_ptr, diag_ptr, col_acc_ptr, N, D,
+                    stride_an, stride_ad, stride_bn, stride_bd,
+                    COL_STATS: tl.constexpr, UPCAST: tl.constexpr, PRECISION: tl.constexpr,
+                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """Row log-sum-exp r (online, in registers), diagonal p_ii and, with COL_STATS, column sums from the same tile.
 
-    Column statistics across programs: a column j has a fixed reference u_j >= max_i l_ij (Cauchy-Schwarz,
+    Column statistics across programs: column j has a fixed reference u_j >= max_i l_ij (Cauchy-Schwarz,
     computed before launch). Each tile adds sum_i exp(l_ij - u_j) = exp(t_j - u_j) * sum_i exp(l_ij - t_j)
     (t_j: the tile's column max) into an fp64 accumulator, so c_j = u_j + log(col_acc_j) exactly; fp64 holds
     exp(t_j - u_j) >= exp(-2 u_j) as long as 2 u_j < ~700, which the host checks.
@@ -51,27 +35,11 @@ def clip_fwd_kernel(
         j = (pid + jj) % n_col_blocks  # staggered start: programs do not all hit the same columns' atomics
         cols = j * BLOCK_N + tl.arange(0, BLOCK_N)
         col_ok = cols < N
-        p = dot_tile(
-            a_ptr,
-            b_ptr,
-            rows,
-            cols,
-            row_ok,
-            col_ok,
-            D,
-            stride_an,
-            stride_ad,
-            stride_bn,
-            stride_bd,
-            BLOCK_M,
-            BLOCK_N,
-            BLOCK_D,
-            UPCAST,
-            PRECISION,
-        )
+        p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
+                     BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
         d_i += diag_of_tile(p, rows, cols)
         l = s * p
-        # rows: online log-sum-exp, m_new = max(m, tile max); sum <- sum * exp(m - m_new) + sum exp(l - m_new)
+        # rows, online: m_new = max(m, tile max); sum <- sum * exp(m - m_new) + sum_j exp(l_ij - m_new)
         lr = tl.where(col_ok[None, :], l, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(lr, axis=1))
         l_i = l_i * tl.exp(m_i - m_new) + tl.sum(tl.exp(lr - m_new[:, None]), axis=1)
@@ -88,83 +56,41 @@ def clip_fwd_kernel(
 
 
 @triton.jit
-def clip_bwd_kernel(
-    a_ptr,
-    b_ptr,
-    s_ptr,
-    r_ptr,
-    c_ptr,
-    ga_ptr,
-    gb_ptr,
-    gs_ptr,
-    N,
-    D,
-    stride_an,
-    stride_ad,
-    stride_bn,
-    stride_bd,
-    UPCAST: tl.constexpr,
-    PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-):
-    """Recompute each tile and add its share of the gradients (the -2*delta_ij term is added on the host).
+def clip_bwd_kernel(a_ptr, b_ptr, s_ptr, k_ptr, r_ptr, c_ptr, ga_ptr, acc_ptr, gb_ptr, gs_ptr, N, D,
+                    stride_an, stride_ad, stride_bn, stride_bd,
+                    UPCAST: tl.constexpr, PRECISION: tl.constexpr,
+                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Recompute each tile and add its share of the gradients. Persistent: program p takes row blocks
+    p, p + P, p + 2P, ... and accumulates their grad_a in its own fp32 (BLOCK_M, D) slice of ``acc``.
 
-    g_ij = exp(l_ij - r_i) + exp(l_ij - c_j) (= 2N * dLoss/dl_ij off the diagonal, in [0, 2] so it casts to
-    16 bits safely); ga += g @ b, gb += g.T @ a, gs += sum g_ij p_ij.
+    g_ij = exp(l_ij - r_i) + exp(l_ij - c_j) = 2N * dLoss/dl_ij off the diagonal (in [0, 2]: safe in 16 bits);
+    acc += g @ b, gb += g.T @ a, gs += sum g_ij p_ij; then ga[rows] = k * (acc - 2 b[rows]) with
+    k = upstream * s / (2N) (the -2*delta_ij term of 2N * dLoss/dl). gb and gs get their diagonal term on the host.
     """
     pid = tl.program_id(0)
-    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
-    row_ok = rows < N
     s = tl.load(s_ptr)
-    r = tl.load(r_ptr + rows, mask=row_ok, other=float("inf"))
+    k = tl.load(k_ptr)
+    acc_ptr += pid.to(tl.int64) * BLOCK_M * D
     gs = tl.zeros((BLOCK_M,), tl.float32)
+    n_row_blocks = tl.cdiv(N, BLOCK_M)
     n_col_blocks = tl.cdiv(N, BLOCK_N)
-    for jj in range(0, n_col_blocks):
-        j = (pid + jj) % n_col_blocks
-        cols = j * BLOCK_N + tl.arange(0, BLOCK_N)
-        col_ok = cols < N
-        p = dot_tile(
-            a_ptr,
-            b_ptr,
-            rows,
-            cols,
-            row_ok,
-            col_ok,
-            D,
-            stride_an,
-            stride_ad,
-            stride_bn,
-            stride_bd,
-            BLOCK_M,
-            BLOCK_N,
-            BLOCK_D,
-            UPCAST,
-            PRECISION,
-        )
-        c = tl.load(c_ptr + cols, mask=col_ok, other=float("inf"))
-        l = s * p
-        g = tl.exp(l - r[:, None]) + tl.exp(l - c[None, :])
-        g = tl.where(row_ok[:, None] & col_ok[None, :], g, 0.0)
-        gs += tl.sum(g * p, axis=1)
-        add_grad_products(
-            g,
-            a_ptr,
-            b_ptr,
-            ga_ptr,
-            gb_ptr,
-            rows,
-            cols,
-            row_ok,
-            col_ok,
-            D,
-            stride_an,
-            stride_ad,
-            stride_bn,
-            stride_bd,
-            BLOCK_D,
-            UPCAST,
-            PRECISION,
-        )
+    for rb in range(pid, n_row_blocks, tl.num_programs(0)):
+        rows = rb * BLOCK_M + tl.arange(0, BLOCK_M)
+        row_ok = rows < N
+        r = tl.load(r_ptr + rows, mask=row_ok, other=float("inf"))
+        zero_rows(acc_ptr, D, BLOCK_M, BLOCK_D)
+        for jj in range(0, n_col_blocks):
+            j = (rb + jj) % n_col_blocks  # staggered start spreads the atomic adds on gb
+            cols = j * BLOCK_N + tl.arange(0, BLOCK_N)
+            col_ok = cols < N
+            p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
+                         BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
+            c = tl.load(c_ptr + cols, mask=col_ok, other=float("inf"))
+            l = s * p
+            g = tl.where(row_ok[:, None] & col_ok[None, :], tl.exp(l - r[:, None]) + tl.exp(l - c[None, :]), 0.0)
+            gs += tl.sum(g * p, axis=1)
+            add_grad_products(g, a_ptr, b_ptr, acc_ptr, gb_ptr, rows, cols, row_ok, col_ok, D,
+                              stride_an, stride_ad, stride_bn, stride_bd, BLOCK_M, BLOCK_D, UPCAST, PRECISION)
+        finish_rows(acc_ptr, b_ptr, ga_ptr, rows, row_ok, D, k, 2.0, stride_bn, stride_bd, BLOCK_M, BLOCK_D)
     tl.atomic_add(gs_ptr, tl.sum(gs, axis=0).to(tl.float64))
+# fmt: on

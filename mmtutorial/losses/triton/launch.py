@@ -90,14 +90,36 @@ def _tuned(kernel: object, backward: bool, reset: tuple[str, ...]) -> object:
     return triton.autotune(configs=configs, key=["N", "D"], reset_to_zero=list(reset))(kernel)
 
 
+MAX_BLOCK_M = 128  # the largest BLOCK_M of any configuration: sizes the backward's per-program accumulators
+
+
+def max_programs(N: int, device: torch.device) -> int:
+    """How many programs a persistent (backward) launch may use: two per SM on a GPU, one per row block else."""
+    if device.type == "cuda":
+        return 2 * torch.cuda.get_device_properties(device).multi_processor_count
+    return triton.cdiv(N, _block(N, MAX_BLOCK_M))
+
+
 def launch(
-    kernel: object, *, backward: bool, reset: tuple[str, ...], N: int, D: int, args: tuple, **meta
+    kernel: object,
+    *,
+    backward: bool,
+    reset: tuple[str, ...],
+    N: int,
+    D: int,
+    args: tuple,
+    programs: int = 0,
+    **meta,
 ) -> None:
-    """Run ``kernel`` over cdiv(N, BLOCK_M) row-block programs; ``args`` positional, ``meta`` constexprs."""
+    """Run ``kernel`` over cdiv(N, BLOCK_M) row-block programs, at most ``programs`` if given (persistent).
+
+    ``args`` are the positional arguments, ``meta`` the compile-time ones besides the block sizes.
+    """
+    cap = programs or 2**31 - 1
     if interpreting(kernel):
-        bm = _block(N, 128)
+        bm = _block(N, MAX_BLOCK_M)
         blocks = {"BLOCK_M": bm, "BLOCK_N": bm, "BLOCK_D": _block(D, 128)}
-        kernel[(triton.cdiv(N, bm),)](*args, UPCAST=True, **meta, **blocks)
+        kernel[(min(triton.cdiv(N, bm), cap),)](*args, UPCAST=True, **meta, **blocks)
         return
-    grid = lambda m: (triton.cdiv(N, m["BLOCK_M"]),)
+    grid = lambda m: (min(triton.cdiv(N, m["BLOCK_M"]), cap),)
     _tuned(kernel, backward, reset)[grid](*args, UPCAST=False, **meta)

@@ -24,25 +24,11 @@ def load_rows(ptr, rows, row_ok, d0, D, stride_n, stride_d, BLOCK_D: tl.constexp
     return x
 
 
+# fmt: off
 @triton.jit
-def dot_tile(
-    a_ptr,
-    b_ptr,
-    rows,
-    cols,
-    row_ok,
-    col_ok,
-    D,
-    stride_an,
-    stride_ad,
-    stride_bn,
-    stride_bd,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    UPCAST: tl.constexpr,
-    PRECISION: tl.constexpr,
-):
+def dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
+             BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+             UPCAST: tl.constexpr, PRECISION: tl.constexpr):
     """p[m, n] = a[rows[m]] . b[cols[n]] in fp32: a (BLOCK_M, BLOCK_N) tile of a @ b.T, 2*BM*BN*D FLOPs."""
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for d0 in range(0, D, BLOCK_D):
@@ -50,49 +36,60 @@ def dot_tile(
         bt = load_rows(b_ptr, cols, col_ok, d0, D, stride_bn, stride_bd, BLOCK_D, UPCAST)
         acc = tl.dot(at, tl.trans(bt), acc, input_precision=PRECISION)
     return acc
+# fmt: on
 
 
+# fmt: off
 @triton.jit
-def add_grad_products(
-    g,
-    a_ptr,
-    b_ptr,
-    ga_ptr,
-    gb_ptr,
-    rows,
-    cols,
-    row_ok,
-    col_ok,
-    D,
-    stride_an,
-    stride_ad,
-    stride_bn,
-    stride_bd,
-    BLOCK_D: tl.constexpr,
-    UPCAST: tl.constexpr,
-    PRECISION: tl.constexpr,
-):
-    """ga[rows] += g @ b[cols] and gb[cols] += g.T @ a[rows] (fp32 (N, D) buffers, contiguous): 4*BM*BN*D FLOPs.
+def add_grad_products(g, a_ptr, b_ptr, acc_ptr, gb_ptr, rows, cols, row_ok, col_ok, D,
+                      stride_an, stride_ad, stride_bn, stride_bd,
+                      BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr, UPCAST: tl.constexpr, PRECISION: tl.constexpr):
+    """acc += g @ b[cols] and gb[cols] += g.T @ a[rows]: 4*BM*BN*D FLOPs.
 
-    The calling program owns ``rows`` (one program per row block), so ``ga`` is a plain read-add-write;
-    ``cols`` are shared by every program, so ``gb`` takes an atomic add.
+    ``acc`` is the calling program's private fp32 (BLOCK_M, D) accumulator for grad_a of ``rows``, so a plain
+    read-add-write; ``gb`` is one fp32 (N, D) buffer shared by all programs, so atomic adds.
     """
     if UPCAST:
         gc = g
     else:
         gc = g.to(a_ptr.dtype.element_ty)  # 16-bit tensor-core inputs on GPU, fp32 accumulation
+    local = tl.arange(0, BLOCK_M)
     for d0 in range(0, D, BLOCK_D):
         dd = d0 + tl.arange(0, BLOCK_D)
         d_ok = dd[None, :] < D
         at = load_rows(a_ptr, rows, row_ok, d0, D, stride_an, stride_ad, BLOCK_D, UPCAST)
         bt = load_rows(b_ptr, cols, col_ok, d0, D, stride_bn, stride_bd, BLOCK_D, UPCAST)
-        ga_offs = rows.to(tl.int64)[:, None] * D + dd[None, :]
-        ga_mask = row_ok[:, None] & d_ok
-        ga = tl.load(ga_ptr + ga_offs, mask=ga_mask, other=0.0)
-        ga = tl.dot(gc, bt, ga, input_precision=PRECISION)
-        tl.store(ga_ptr + ga_offs, ga, mask=ga_mask)
+        acc_offs = local[:, None] * D + dd[None, :]
+        acc = tl.load(acc_ptr + acc_offs, mask=d_ok, other=0.0)
+        tl.store(acc_ptr + acc_offs, tl.dot(gc, bt, acc, input_precision=PRECISION), mask=d_ok)
         gb = tl.dot(tl.trans(gc), at, input_precision=PRECISION)
         tl.atomic_add(gb_ptr + cols.to(tl.int64)[:, None] * D + dd[None, :], gb, mask=col_ok[:, None] & d_ok)
+
+
+@triton.jit
+def zero_rows(acc_ptr, D, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
+    """acc[:, :] = 0 for a program's private (BLOCK_M, D) fp32 accumulator."""
+    for d0 in range(0, D, BLOCK_D):
+        dd = d0 + tl.arange(0, BLOCK_D)
+        offs = tl.arange(0, BLOCK_M)[:, None] * D + dd[None, :]
+        tl.store(acc_ptr + offs, tl.zeros((BLOCK_M, BLOCK_D), tl.float32), mask=dd[None, :] < D)
+    tl.debug_barrier()
+
+
+@triton.jit
+def finish_rows(acc_ptr, b_ptr, out_ptr, rows, row_ok, D, k, diag_weight, stride_bn, stride_bd,
+                BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
+    """out[rows] = k * (acc - diag_weight * b[rows]) in out's dtype: the diagonal term and scale of grad_a."""
+    tl.debug_barrier()
+    for d0 in range(0, D, BLOCK_D):
+        dd = d0 + tl.arange(0, BLOCK_D)
+        d_ok = dd[None, :] < D
+        acc = tl.load(acc_ptr + tl.arange(0, BLOCK_M)[:, None] * D + dd[None, :], mask=d_ok, other=0.0)
+        bt = load_rows(b_ptr, rows, row_ok, d0, D, stride_bn, stride_bd, BLOCK_D, True)
+        out = k * (acc - diag_weight * bt)
+        offs = rows.to(tl.int64)[:, None] * D + dd[None, :]
+        tl.store(out_ptr + offs, out.to(out_ptr.dtype.element_ty), mask=row_ok[:, None] & d_ok)
+# fmt: on
 
 
 @triton.jit
