@@ -76,7 +76,7 @@ SIZE_WORDS: dict[str, tuple[str, ...]] = {
 }
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
 _SPLIT_CODE = {"all": 0, "train": 0, "test": 1}
-_SCENE, _CAPTION, _IMAGE_NOISE, _AUDIO_NOISE, _VIDEO_NOISE = range(5)
+_IMAGE_NOISE, _AUDIO_NOISE, _VIDEO_NOISE = 2, 3, 4  # separate streams for noise, used only if noise > 0
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,27 @@ class Scene:
     def left_to_right(self) -> list[ShapeSpec]:
         """Shapes ordered by centre x: the order their tones play in the audio."""
         return sorted(self.shapes, key=lambda s: s.x)
+
+
+class _Draws:
+    """Uniform draws from a numpy ``Generator``, fetched 64 at a time: one ``rng.integers`` call costs
+    microseconds and a scene needs dozens. ``integer(lo, hi)``: uniform on ``lo..hi`` inclusive."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.buf: list[float] = []
+
+    def uniform(self) -> float:
+        if not self.buf:
+            self.buf = rng_block = self.rng.random(64).tolist()
+            rng_block.reverse()
+        return self.buf.pop()
+
+    def integer(self, lo: int, hi: int) -> int:
+        return min(hi, lo + int(self.uniform() * (hi - lo + 1)))
+
+    def choice(self, options: Sequence):
+        return options[self.integer(0, len(options) - 1)]
 
 
 def _is_held_out(attrs: tuple[str, str, str], holdout: Sequence[tuple[str, ...]]) -> bool:
@@ -315,6 +336,7 @@ class ShapesWorld(torch.utils.data.Dataset):
         self._split = _SPLIT_CODE[config.split]
         self._bg = np.zeros((config.image_size, config.image_size, 3), dtype=np.uint8)
         self._rgb = {c: np.array(PALETTE[c], dtype=np.uint8) for c in config.colors}
+        self._px = {z: shape_pixels(z, config.image_size) for z in SIZE_FRACTION}
 
     # ---- bookkeeping ---------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -352,39 +374,42 @@ class ShapesWorld(torch.utils.data.Dataset):
             words.update(w for w in t.replace("{}", " ").split() if not w.startswith("{"))
         return sorted(words)
 
-    def _rng(self, i: int, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.config.seed, i, self._split, stream])
+    def _rng(self, i: int, stream: int | None = None) -> np.random.Generator:
+        """The generator of sample ``i``: seeded with ``SeedSequence([seed, i, split(, stream)])``."""
+        key = [self.config.seed, i, self._split] + ([] if stream is None else [stream])
+        return np.random.default_rng(key)
 
     # ---- scenes --------------------------------------------------------------------------------------------
     def scene(self, i: int) -> Scene:
         """The scene at index ``i`` (any non-negative int; ``len(world)`` only bounds iteration)."""
         if not isinstance(i, (int, np.integer)) or i < 0:
             raise ValueError(f"index must be a non-negative int, got {i!r}")
+        return self._scene(int(i), self._rng(int(i)))
+
+    def _scene(self, i: int, rng: np.random.Generator) -> Scene:
         c = self.config
-        rng = self._rng(int(i), _SCENE)
-        n = int(rng.integers(c.min_shapes, c.max_shapes + 1))
-        motion = c.motions[int(rng.integers(len(c.motions)))]
+        d = _Draws(rng)
+        n = d.integer(c.min_shapes, c.max_shapes)
+        motion = d.choice(c.motions)
         allowed = _allowed_triples(c) if c.split == "train" else None
         triples: list[tuple[str, str, str]] = []
         if c.split == "test":  # the main shape carries a held-out combination; the others are free
             pool = _held_out_triples(c)
-            triples.append(pool[int(rng.integers(len(pool)))])
+            triples.append(d.choice(pool))
         while len(triples) < n:
             if allowed is not None:
-                triples.append(allowed[int(rng.integers(len(allowed)))])
+                triples.append(d.choice(allowed))
             else:
                 triples.append(
                     (
-                        c.shapes[int(rng.integers(len(c.shapes)))],
-                        c.colors[int(rng.integers(len(c.colors)))],
-                        c.sizes[int(rng.integers(len(c.sizes)))],
+                        d.choice(c.shapes),
+                        d.choice(c.colors),
+                        d.choice(c.sizes),
                     )
                 )
-        return Scene(int(i), self._place(rng, triples, motion), motion)
+        return Scene(i, self._place(d, triples, motion), motion)
 
-    def _place(
-        self, rng: np.random.Generator, triples: list[tuple[str, str, str]], motion: str
-    ) -> tuple[ShapeSpec, ...]:
+    def _place(self, d: _Draws, triples: list[tuple[str, str, str]], motion: str) -> tuple[ShapeSpec, ...]:
         """Place boxes without overlap (1 px gap), with centres at least ``S/16`` apart in x so that
         "left of" is unambiguous, and with room to move ``MOTION_FRACTION * S`` in the motion's direction."""
         c = self.config
@@ -397,14 +422,14 @@ class ShapesWorld(torch.utils.data.Dataset):
         for shape, color, size in triples:
             for attempt in range(200):
                 z = size if attempt < 100 else min(c.sizes, key=lambda s: SIZE_FRACTION[s])
-                px = shape_pixels(z, S)
+                px = self._px[z]
                 # the box must stay inside the frame from the first to the last frame
                 x_lo, x_hi = (travel if ux < 0 else 0), S - px - (travel if ux > 0 else 0)
                 y_lo, y_hi = (travel if uy < 0 else 0), S - px - (travel if uy > 0 else 0)
                 if x_hi < x_lo or y_hi < y_lo:
                     continue
-                left = int(rng.integers(x_lo, x_hi + 1))
-                top = int(rng.integers(y_lo, y_hi + 1))
+                left = d.integer(x_lo, x_hi)
+                top = d.integer(y_lo, y_hi)
                 cx, cy = left + px / 2, top + px / 2
                 ok = True
                 for p in placed:
@@ -483,7 +508,9 @@ class ShapesWorld(torch.utils.data.Dataset):
         Names every shape with its size, colour and kind, the horizontal relation of the others to the main
         shape, and (if ``motion`` and the scene moves) the direction of motion.
         """
-        return _caption(scene, rng, self.config.image_size, motion)
+        return _caption(
+            scene, rng if isinstance(rng, _Draws) else _Draws(rng), self.config.image_size, motion
+        )
 
     def labels(self, scene: Scene) -> dict[str, int]:
         """Integer labels of ``scene``; class names in :attr:`label_names`."""
@@ -504,12 +531,15 @@ class ShapesWorld(torch.utils.data.Dataset):
         ``video`` uint8 ``(T, H, W, 3)``, plus ``labels``; only the requested modalities are rendered."""
         for m in modalities:
             check_choice("modalities entry", m, self.MODALITIES)
-        scene = self.scene(i)
+        if not isinstance(i, (int, np.integer)) or i < 0:
+            raise ValueError(f"index must be a non-negative int, got {i!r}")
+        rng = self._rng(int(i))
+        scene = self._scene(int(i), rng)  # the caption continues the same generator
         out: dict = {}
         if "image" in modalities:
             out["image"] = self.render_image(scene)
         if "caption" in modalities:
-            out["caption"] = self.caption(scene, self._rng(int(i), _CAPTION))
+            out["caption"] = self.caption(scene, rng)
         if "audio" in modalities:
             out["audio"] = self.render_audio(scene)
         if "video" in modalities:
@@ -567,15 +597,15 @@ _ALL_TEMPLATE_TEXT = (
 )
 
 
-def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
-    return options[int(rng.integers(len(options)))]
+def _pick(rng: _Draws, options: Sequence[str]) -> str:
+    return rng.choice(options)
 
 
-def _phrase(s: ShapeSpec, rng: np.random.Generator) -> str:
+def _phrase(s: ShapeSpec, rng: _Draws) -> str:
     return f"a {_pick(rng, SIZE_WORDS[s.size])} {s.color} {s.shape}"
 
 
-def _caption(scene: Scene, rng: np.random.Generator, image_size: int, motion: bool) -> str:
+def _caption(scene: Scene, rng: _Draws, image_size: int, motion: bool) -> str:
     shapes = scene.shapes
     main = shapes[0]
     if len(shapes) == 1:
@@ -587,7 +617,7 @@ def _caption(scene: Scene, rng: np.random.Generator, image_size: int, motion: bo
         for s in shapes[1:]:
             word = "left" if main.x < s.x else "right"
             rels.append(f"{_pick(rng, _REL[word])} {_phrase(s, rng)}")
-        if len(shapes) == 2 and rng.random() < 0.5:  # the other way round: "B right of A"
+        if len(shapes) == 2 and rng.uniform() < 0.5:  # the other way round: "B right of A"
             s = shapes[1]
             word = "right" if main.x < s.x else "left"
             body = f"{_phrase(s, rng)} {_pick(rng, _REL[word])} {_phrase(main, rng)}"
@@ -598,7 +628,7 @@ def _caption(scene: Scene, rng: np.random.Generator, image_size: int, motion: bo
     if motion:
         if scene.motion != "still":
             text += " " + _pick(rng, _MOVE_ONE if len(shapes) == 1 else _MOVE_MANY).format(scene.motion)
-        elif rng.random() < 0.3:
+        elif rng.uniform() < 0.3:
             text += " " + _pick(rng, _STILL)
     return text
 
