@@ -1,0 +1,377 @@
+"""Benchmark tasks for the fusion modules, and a runner that trains every fusion under one budget.
+
+Two tasks from the procedural world (:class:`mmtutorial.data.ShapesWorld`, one shape per scene):
+
+- ``"match"`` (needs interaction): *does this audio describe this image?* Half the pairs are an image with the
+  audio of its own scene (label 1); the other half pair it with the audio of a scene whose shape has a
+  different colour (label 0). Each modality alone is uniformly distributed in both classes, so any
+  single-modality model is at chance (50%), and so is any model whose logit is a *sum* of one term per
+  modality (by symmetry the best such logit is constant): the answer lives in the interaction.
+- ``"color"`` (a single modality suffices): the colour of the shape (6 classes), from an image and the audio
+  of the same scene; either modality alone carries it (colour -> pixels, colour -> pitch).
+
+Features are *stand-in encoders* so that the comparison is about fusion, not about feature learning
+(chapter 03 builds real encoders): every attribute value gets a fixed random code per modality, and
+tokens follow the world's layout. Image: a 2 x 2 grid of patch tokens; the patch holding the shape's
+centre carries ``code[shape] + code[colour] + code[size]``. Audio: ``frames`` frame tokens, all
+carrying the tone's ``code[colour] (pitch) + code[shape] (timbre) + code[size] (loudness)``. Every
+token gets a position code and Gaussian noise of std ``noise``; pooled = mean of the tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mmtutorial._validate import check_choice, check_positive
+from mmtutorial.data import ShapesWorld, WorldConfig
+from mmtutorial.encoders.base import EncoderOutput
+from mmtutorial.fusion import FAMILY, FUSIONS, Fusion, make_fusion
+
+TASKS = ("match", "color")
+DEFAULT_DIMS = {"image": 32, "audio": 24}
+
+
+@dataclass
+class FusionTask:
+    """A precomputed fusion benchmark: token features per modality and labels, for a train and a test split.
+
+    ``features[split][modality]`` is ``(tokens (N, T, D), mask (N, T))``; ``labels[split]`` is ``(N,)`` long.
+    """
+
+    name: str
+    n_classes: int
+    dims: dict[str, int]
+    features: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]
+    labels: dict[str, torch.Tensor]
+    description: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def size(self, split: str = "train") -> int:
+        return int(self.labels[split].shape[0])
+
+    def inputs(
+        self,
+        split: str = "test",
+        index: torch.Tensor | slice | None = None,
+        drop: Iterable[str] = (),
+        noise: Mapping[str, float] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, EncoderOutput | None]:
+        """``{modality: EncoderOutput}`` for rows ``index`` of ``split``.
+
+        ``drop``: modalities given as ``None`` (missing). ``noise``: ``{modality: std}`` of extra Gaussian
+        noise added to that modality's real tokens (robustness test); pooled is recomputed from the noisy
+        tokens.
+        """
+        check_choice("split", split, tuple(self.features))
+        index = slice(None) if index is None else index
+        out: dict[str, EncoderOutput | None] = {}
+        for m, (tok, mask) in self.features[split].items():
+            if m in drop:
+                out[m] = None
+                continue
+            t, k = tok[index], mask[index]
+            std = (noise or {}).get(m, 0.0)
+            if std > 0:
+                t = t + std * torch.randn(t.shape, generator=generator) * k.unsqueeze(-1)
+            w = k.unsqueeze(-1).to(t.dtype)
+            out[m] = EncoderOutput(t, k, (t * w).sum(1) / w.sum(1).clamp_min(1.0))
+        return out
+
+
+# ------------------------------------------------------------ features
+def _codes(names: Sequence[str], dim: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {n: torch.randn(dim, generator=g) for n in names}
+
+
+def world_features(
+    world: ShapesWorld,
+    image_scenes: Sequence[int],
+    audio_scenes: Sequence[int],
+    dims: Mapping[str, int] = DEFAULT_DIMS,
+    noise: float = 1.0,
+    frames: int = 4,
+    seed: int = 0,
+    noise_seed: int = 0,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Stand-in encoder features: image tokens of ``image_scenes`` and audio tokens of ``audio_scenes``.
+
+    Returns ``{"image": (tokens (N, 4, D_img), mask), "audio": (tokens (N, frames, D_aud), mask)}``.
+    The random codes depend only on ``seed`` and the world's vocabularies, so train and test features
+    share them; the token noise is drawn from ``noise_seed`` (give each split its own).
+    """
+    check_positive("noise", noise, allow_zero=True)
+    check_positive("frames", frames)
+    if len(image_scenes) != len(audio_scenes):
+        raise ValueError(
+            f"image_scenes and audio_scenes must have the same length, got {len(image_scenes)} "
+            f"and {len(audio_scenes)}"
+        )
+    c = world.config
+    g = torch.Generator().manual_seed(10_000 + seed)  # codes: fixed per seed
+    di, da = dims["image"], dims["audio"]
+    img_code = {**_codes(c.shapes, di, g), **_codes(c.colors, di, g), **_codes(c.sizes, di, g)}
+    aud_code = {**_codes(c.shapes, da, g), **_codes(c.colors, da, g), **_codes(c.sizes, da, g)}
+    patch_pos = 0.5 * torch.randn(4, di, generator=g)
+    frame_pos = 0.5 * torch.randn(frames, da, generator=g)
+    n = len(image_scenes)
+    img = patch_pos.expand(n, -1, -1).clone()
+    aud = frame_pos.expand(n, -1, -1).clone()
+    half = c.image_size / 2
+    for k, (i, j) in enumerate(zip(image_scenes, audio_scenes, strict=True)):
+        s = world.scene(int(i)).main
+        patch = 2 * int(s.y >= half) + int(s.x >= half)
+        img[k, patch] += img_code[s.shape] + img_code[s.color] + img_code[s.size]
+        a = world.scene(int(j)).main
+        aud[k] += aud_code[a.color] + aud_code[a.shape] + aud_code[a.size]
+    gn = torch.Generator().manual_seed(noise_seed)
+    img += noise * torch.randn(img.shape, generator=gn)
+    aud += noise * torch.randn(aud.shape, generator=gn)
+    return {
+        "image": (img, torch.ones(n, 4, dtype=torch.bool)),
+        "audio": (aud, torch.ones(n, frames, dtype=torch.bool)),
+    }
+
+
+def make_task(
+    kind: str,
+    n_train: int = 2000,
+    n_test: int = 1000,
+    noise: float = 1.0,
+    seed: int = 0,
+    dims: Mapping[str, int] = DEFAULT_DIMS,
+) -> FusionTask:
+    """Build the ``"match"`` (needs interaction) or ``"color"`` (one modality suffices) task (module doc)."""
+    check_choice("kind", kind, TASKS)
+    check_positive("n_train", n_train)
+    check_positive("n_test", n_test)
+    world = ShapesWorld(WorldConfig(seed=seed, image_size=32, min_shapes=1, max_shapes=1))
+    colors = np.array([world.labels(world.scene(i))["color"] for i in range(n_train + n_test)])
+    rng = np.random.default_rng(seed)
+    features, labels = {}, {}
+    for split_id, (split, lo, hi) in enumerate((("train", 0, n_train), ("test", n_train, n_train + n_test))):
+        img = np.arange(lo, hi)
+        if kind == "color":
+            aud, y = img.copy(), colors[lo:hi]
+        else:
+            y = rng.permutation(np.arange(hi - lo) % 2)  # balanced: exactly half positives
+            aud = img.copy()
+            for k in np.flatnonzero(y == 0):  # negatives: audio of a same-split scene with another colour
+                while True:
+                    j = int(rng.integers(lo, hi))
+                    if colors[j] != colors[img[k]]:
+                        aud[k] = j
+                        break
+        features[split] = world_features(
+            world, img, aud, dims, noise, seed=seed, noise_seed=1000 * seed + split_id
+        )
+        labels[split] = torch.as_tensor(y, dtype=torch.long)
+    desc = {
+        "match": "does this audio describe this image? (1 = same scene, 0 = a shape of another colour)",
+        "color": "colour of the shape (6 classes); image and audio of the same scene",
+    }[kind]
+    return FusionTask(
+        kind,
+        2 if kind == "match" else len(world.config.colors),
+        dict(dims),
+        features,
+        labels,
+        desc,
+        meta={"noise": noise, "seed": seed, "colors": list(world.config.colors)},
+    )
+
+
+# ------------------------------------------------------------ training
+class FusionClassifier(nn.Module):
+    """A fusion module followed by a *linear* read-out: ``{modality: EncoderOutput}`` -> logits ``(B, C)``.
+
+    The head is deliberately linear, so whatever interaction the model captures must come from the fusion.
+    """
+
+    def __init__(self, fusion: Fusion, n_classes: int) -> None:
+        super().__init__()
+        self.fusion = fusion
+        self.head = nn.Linear(fusion.out_dim, n_classes)
+
+    def forward(self, inputs: Mapping[str, EncoderOutput | None]) -> torch.Tensor:
+        return self.head(self.fusion(inputs))
+
+
+@dataclass
+class TrainResult:
+    """A trained model and its measurements (accuracy on the test split, trainable parameters, seconds)."""
+
+    name: str
+    model: FusionClassifier
+    accuracy: float
+    params: int
+    seconds: float
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    task: FusionTask,
+    split: str = "test",
+    drop: Iterable[str] = (),
+    noise: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> float:
+    """Accuracy of ``model`` on ``split``, optionally with modalities dropped or noised (seeded noise)."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    logits = model(task.inputs(split, drop=tuple(drop), noise=noise, generator=g))
+    return float((logits.argmax(-1) == task.labels[split]).float().mean())
+
+
+def train_classifier(
+    model: nn.Module,
+    task: FusionTask,
+    epochs: int = 15,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    modality_dropout: float = 0.0,
+) -> float:
+    """Train ``model`` with AdamW and cross-entropy; return the seconds it took.
+
+    ``modality_dropout``: per step, each modality is dropped (given as ``None``) with this probability,
+    never all of them, so a missing modality is a condition the model has seen.
+    """
+    check_positive("epochs", epochs)
+    check_positive("batch_size", batch_size)
+    check_positive("modality_dropout", modality_dropout, allow_zero=True)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    n, modalities = task.size("train"), list(task.dims)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(n, generator=g).split(batch_size):
+            drop = []
+            if modality_dropout > 0:
+                drop = [m for m in modalities if torch.rand((), generator=g) < modality_dropout]
+                if len(drop) == len(modalities):
+                    drop = drop[:-1]
+            loss = nn.functional.cross_entropy(
+                model(task.inputs("train", idx, drop=drop)), task.labels["train"][idx]
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - start
+
+
+def train_fusion(
+    name: str,
+    task: FusionTask,
+    out_dim: int = 32,
+    seed: int = 0,
+    fusion_kwargs: Mapping[str, object] | None = None,
+    **train_kwargs: object,
+) -> TrainResult:
+    """Build fusion ``name`` (seeded), put a linear head on it, train on ``task`` and measure it."""
+    torch.manual_seed(seed)
+    model = FusionClassifier(make_fusion(name, task.dims, out_dim, **(fusion_kwargs or {})), task.n_classes)
+    seconds = train_classifier(model, task, seed=seed, **train_kwargs)
+    return TrainResult(name, model, evaluate(model, task), count_parameters(model), seconds)
+
+
+class _Unimodal(nn.Module):
+    """A two-layer MLP on one modality's pooled vector (a non-linear single-modality baseline)."""
+
+    def __init__(self, modality: str, dim: int, n_classes: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.modality = modality
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+    def forward(self, inputs: Mapping[str, EncoderOutput | None]) -> torch.Tensor:
+        return self.mlp(inputs[self.modality].pooled)
+
+
+def unimodal_baseline(task: FusionTask, modality: str, seed: int = 0, **train_kwargs: object) -> float:
+    """Test accuracy of an MLP that sees only ``modality`` (same training budget as the fusions)."""
+    check_choice("modality", modality, list(task.dims))
+    torch.manual_seed(seed)
+    model = _Unimodal(modality, task.dims[modality], task.n_classes)
+    train_classifier(model, task, seed=seed, **train_kwargs)
+    return evaluate(model, task)
+
+
+def compare_fusions(
+    task: FusionTask,
+    names: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0,),
+    **train_kwargs: object,
+) -> tuple[pd.DataFrame, dict[str, FusionClassifier]]:
+    """Train every fusion in ``names`` (default: all of ``FUSIONS``) on ``task`` under the same budget.
+
+    Returns one row per fusion (median over ``seeds`` of accuracy and seconds; parameters; family) sorted by
+    accuracy, and the model trained with the first seed for each fusion.
+    """
+    names = list(FUSIONS) if names is None else list(names)
+    rows, models = [], {}
+    for name in names:
+        check_choice("names entry", name, list(FUSIONS))
+        runs = [train_fusion(name, task, seed=s, **train_kwargs) for s in seeds]
+        models[name] = runs[0].model
+        rows.append(
+            {
+                "task": task.name,
+                "fusion": name,
+                "family": FAMILY[name],
+                "accuracy": float(np.median([r.accuracy for r in runs])),
+                "params": runs[0].params,
+                "seconds": float(np.median([r.seconds for r in runs])),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True), models
+
+
+# ------------------------------------------------------------ robustness
+def noise_auc(levels: Sequence[float], accuracy: Sequence[float]) -> float:
+    """Area under accuracy-vs-noise over the noise range (trapezoid rule): 1.0 = perfect at every level."""
+    x, y = np.asarray(levels, dtype=float), np.asarray(accuracy, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or np.any(np.diff(x) <= 0):
+        raise ValueError(f"levels must be >= 2 increasing values matching accuracy, got {x} and {y}")
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def robustness(
+    models: Mapping[str, nn.Module],
+    task: FusionTask,
+    modality: str,
+    levels: Sequence[float] = (0.0, 1.0, 2.0, 4.0, 8.0),
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accuracy of each model as Gaussian noise of std ``level`` is added to ``modality``, or it is dropped.
+
+    Returns the long curve table ``(fusion, noise, accuracy)`` and a summary ``(fusion, clean, auc, dropped)``
+    sorted by ``auc``; ``dropped`` is the accuracy with ``modality`` missing (``None``).
+    """
+    check_choice("modality", modality, list(task.dims))
+    curve, summary = [], []
+    for name, model in models.items():
+        acc = [evaluate(model, task, noise={modality: lv}, seed=seed) for lv in levels]
+        curve += [{"fusion": name, "noise": lv, "accuracy": a} for lv, a in zip(levels, acc, strict=True)]
+        summary.append(
+            {
+                "fusion": name,
+                "clean": acc[0],
+                "auc": noise_auc(levels, acc),
+                "dropped": evaluate(model, task, drop=(modality,)),
+            }
+        )
+    return pd.DataFrame(curve), pd.DataFrame(summary).sort_values("auc", ascending=False, ignore_index=True)
