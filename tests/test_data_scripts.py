@@ -74,3 +74,10 @@ def test_import_pairs_small_run_and_missing_image(tmp_path, capsys):
     main = main_of("import_pairs.py")
     assert main(["--images", str(images), "--captions", str(csv), "--out", str(tmp_path / "o2")]) == 2
     assert "missing.jpg" in capsys.readouterr().err
+
+
+def test_throughput_benchmark_runs_at_a_tiny_size(capsys):
+    main = runpy.run_path(str(ROOT / "benchmarks" / "data_throughput.py"), run_name="not_main")["main"]
+    assert main(["--n", "8", "--repeats", "1", "--image-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "image+caption, tensors (world.get)" in out and "all four, read from disk" in out

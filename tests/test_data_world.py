@@ -302,3 +302,17 @@ def test_other_image_sizes_render():
             a = w.arrays(i, ("image", "video"))
             assert a["image"].shape == (size, size, 3) and a["video"].shape == (8, size, size, 3)
             assert len(blobs(a["image"], w.config.colors)) == a["labels"]["count"]
+
+
+def test_caption_shapes_reads_back_every_scene(world):
+    from mmtutorial.data import caption_shapes
+
+    assert caption_shapes("A big red star left of a little blue circle") == [
+        ("star", "red", "large"),
+        ("circle", "blue", "small"),
+    ]
+    for i in range(100):
+        cap = world.arrays(i, ("caption",))["caption"]
+        assert sorted(caption_shapes(cap)) == sorted(s.attributes for s in world.scene(i).shapes), cap
+    with pytest.raises(ValueError, match="caption"):
+        caption_shapes(None)

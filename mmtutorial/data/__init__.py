@@ -16,6 +16,7 @@ from mmtutorial.data.world import (
     ShapeSpec,
     ShapesWorld,
     WorldConfig,
+    caption_shapes,
     collate,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "ShapeSpec",
     "ShapesWorld",
     "WorldConfig",
+    "caption_shapes",
     "collate",
 ]

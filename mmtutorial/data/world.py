@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -631,6 +632,24 @@ def _caption(scene: Scene, rng: _Draws, image_size: int, motion: bool) -> str:
         elif rng.uniform() < 0.3:
             text += " " + _pick(rng, _STILL)
     return text
+
+
+_WORD_SIZE = {w: z for z, words in SIZE_WORDS.items() for w in words}
+_TRIPLE = re.compile(
+    r"\ba ({}) ({}) ({})\b".format("|".join(_WORD_SIZE), "|".join(PALETTE), "|".join(ALL_SHAPES))
+)
+
+
+def caption_shapes(caption: str) -> list[tuple[str, str, str]]:
+    """The ``(shape, colour, size)`` of every shape a caption names, in order of mention.
+
+    Reads phrases of the form "a <size word> <colour> <shape>" (size synonyms such as "big" map back to
+    "large"), e.g. ``caption_shapes("a big red star left of a small blue circle")`` ->
+    ``[("star", "red", "large"), ("circle", "blue", "small")]``.
+    """
+    if not isinstance(caption, str):
+        raise ValueError(f"caption must be a str, got {type(caption).__name__}")
+    return [(shape, color, _WORD_SIZE[z]) for z, color, shape in _TRIPLE.findall(caption.lower())]
 
 
 def collate(batch: Sequence[dict]) -> dict:
