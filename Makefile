@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.mmtutorial-installed
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told (containers and CI machines often are root).
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
 # Two pytest workers (this course targets a 2-core laptop); each notebook stays on one worker.
 PYTEST_WORKERS ?= 2
@@ -16,7 +18,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: lab test env system-deps lint format chapters clean lock
 
 lab: env
-	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(LAB_ROOT) $(LAB_ARGS)
 
 test: env lint
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider \
