@@ -59,10 +59,10 @@ class CrossAttention(Fusion):
         h_m = \mathrm{softmax}\!\left(\frac{Q_m W_Q (C W_K)^\top}{\sqrt{d_h}}\right) C W_V, \quad
         y = W_o\,[\bar h_1; \dots; \bar h_M]
 
-    (multi-head), where ``\bar h_m`` is the masked mean over ``m``'s real tokens. A single bare attention
-    layer: no residual, no feed-forward (see :class:`CrossModalTransformer` for the full block). With one
-    modality configured it attends to itself. Missing modality: one learned missing token stands in for its
-    sequence (as query and as key).
+    (multi-head), where ``\bar h_m`` is the masked mean over ``m``'s real tokens; ``y`` ``(B, out_dim)``.
+    A single bare attention layer: no residual, no feed-forward (see :class:`CrossModalTransformer` for the
+    full block). With one modality configured it attends to itself. Missing modality: one learned missing
+    token stands in for its sequence (as query and as key).
     """
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32, heads: int = 4) -> None:

@@ -106,10 +106,10 @@ class GatedCrossAttention(Fusion):
         Y \leftarrow Y + \tanh(a_{\mathrm{ff}})\, \mathrm{FFN}(\mathrm{LN}(Y)), \qquad y = W_o\, \overline{Y}
 
     The scalar gates start at ``a = 0``, so at initialisation the block is *exactly the identity* on ``Y``
-    (a pretrained language model is untouched until the gates open); ``y`` is then a function of the target
-    modality alone, and only the gates receive a gradient at the very first step. ``target`` defaults to the
-    first modality; ``D_t`` must be divisible by ``heads``. Missing modality: one learned missing token stands
-    in for its sequence.
+    (a pretrained language model is untouched until the gates open); ``y`` ``(B, out_dim)`` is then a
+    function of the target modality alone, and only the gates receive a gradient at the very first step.
+    ``target`` defaults to the first modality; ``D_t`` must be divisible by ``heads``. Missing modality:
+    one learned missing token stands in for its sequence.
     """
 
     def __init__(
