@@ -50,7 +50,12 @@ def _run_script(folder: str, name: str, argv: list[str]) -> int:
     return 0
 
 
-DATA_SCRIPTS = {"shapes": "make_shapes_world", "pairs": "import_pairs"}
+DATA_SCRIPTS = {
+    "shapes": "make_shapes_world",
+    "pairs": "import_pairs",
+    "emoji": "make_emoji_pairs",
+    "spoken": "make_spoken_captions",
+}
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -37,3 +37,18 @@ def test_unknown_benchmark_is_refused_with_the_list():
 def test_missing_command_is_an_error():
     r = run()
     assert r.returncode != 0 and "required" in r.stderr
+
+
+def test_data_shapes_writes_a_dataset_that_loads(tmp_path):
+    from mmtutorial.data import load_dataset
+
+    r = run("data", "shapes", "--n", "5", "--out", str(tmp_path / "ds"), "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    ds = load_dataset(tmp_path / "ds")
+    assert len(ds) == 5 and isinstance(ds[4]["caption"], str)
+
+
+def test_data_help_of_each_script():
+    for kind in ("shapes", "pairs", "emoji", "spoken"):
+        r = run("data", kind, "--help")
+        assert r.returncode == 0 and "usage" in r.stdout.lower(), (kind, r.stderr)
