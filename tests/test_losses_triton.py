@@ -170,3 +170,19 @@ def test_gpu_real_sizes(name, n, d):
     _check(name, a, b, 30.0, -10.0, rtol=1e-4, grad_tol=1e-4)
     a16, b16 = a.bfloat16(), b.bfloat16()
     _check(name, a16, b16, 30.0, -10.0, rtol=2e-3, grad_tol=3e-2)
+
+
+@pytest.mark.slow
+@interp
+def test_gpu_benchmark_script_runs_at_a_tiny_size_on_cpu(capsys):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "contrastive_loss_gpu.py"
+    spec = importlib.util.spec_from_file_location("contrastive_loss_gpu", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--device", "cpu", "--tiny", "--skip", "compiled", "inf-cl"]) == 0
+    out = capsys.readouterr().out
+    assert "correctness: all OK" in out and "FAIL" not in out
+    assert all(f" {name} " in out for name in ["triton", "naive", "chunked"])
