@@ -148,20 +148,28 @@ def make_task(
     seed: int = 0,
     dims: Mapping[str, int] = DEFAULT_DIMS,
 ) -> FusionTask:
-    """Build the ``"match"`` (needs interaction) or ``"color"`` (one modality suffices) task (module doc)."""
+    """Build the ``"match"`` (needs interaction) or ``"color"`` (one modality suffices) task (module doc).
+
+    ``meta["pairs"][split]`` holds the (image scene, audio scene) indices of every row; ``meta["world"]`` the
+    :class:`ShapesWorld` they come from (so a row can be rendered and listened to).
+    """
     check_choice("kind", kind, TASKS)
     check_positive("n_train", n_train)
     check_positive("n_test", n_test)
     world = ShapesWorld(WorldConfig(seed=seed, image_size=32, min_shapes=1, max_shapes=1))
     colors = np.array([world.labels(world.scene(i))["color"] for i in range(n_train + n_test)])
     rng = np.random.default_rng(seed)
-    features, labels = {}, {}
+    features, labels, pairs = {}, {}, {}
     for split_id, (split, lo, hi) in enumerate((("train", 0, n_train), ("test", n_train, n_train + n_test))):
         img = np.arange(lo, hi)
         if kind == "color":
             aud, y = img.copy(), colors[lo:hi]
         else:
-            y = rng.permutation(np.arange(hi - lo) % 2)  # balanced: exactly half positives
+            # balanced within every image colour, so the image alone says nothing about the label
+            y = np.zeros(hi - lo, dtype=np.int64)
+            for c in np.unique(colors[lo:hi]):
+                rows = np.flatnonzero(colors[lo:hi] == c)
+                y[rows] = rng.permutation(np.arange(len(rows)) % 2)
             aud = img.copy()
             for k in np.flatnonzero(y == 0):  # negatives: audio of a same-split scene with another colour
                 while True:
@@ -169,6 +177,7 @@ def make_task(
                     if colors[j] != colors[img[k]]:
                         aud[k] = j
                         break
+        pairs[split] = (img, aud)
         features[split] = world_features(
             world, img, aud, dims, noise, seed=seed, noise_seed=1000 * seed + split_id
         )
@@ -184,7 +193,13 @@ def make_task(
         features,
         labels,
         desc,
-        meta={"noise": noise, "seed": seed, "colors": list(world.config.colors)},
+        meta={
+            "noise": noise,
+            "seed": seed,
+            "colors": list(world.config.colors),
+            "pairs": pairs,
+            "world": world,
+        },
     )
 
 
