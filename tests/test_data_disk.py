@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from mmtutorial.data import (
+    GENERATOR_VERSION,
     DatasetIntegrityError,
     DatasetWriter,
     ShapesWorld,
@@ -60,7 +61,7 @@ def test_round_trip_equals_the_in_memory_sample(written):
 def test_manifest_lists_every_file_with_its_checksum(written):
     m = json.loads((written / "manifest.json").read_text())
     assert m["format"] == "mmtutorial-dataset" and m["version"] == 1
-    assert m["count"] == N and m["seed"] == 5 and m["generator_version"] == "1"
+    assert m["count"] == N and m["seed"] == 5 and m["generator_version"] == GENERATOR_VERSION
     on_disk = {p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file()}
     assert set(m["files"]) == on_disk - {"manifest.json"}
     assert len(m["files"]) == 3 * N + 1  # png, wav, npz per sample + captions.jsonl

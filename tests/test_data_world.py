@@ -316,3 +316,15 @@ def test_caption_shapes_reads_back_every_scene(world):
         assert sorted(caption_shapes(cap)) == sorted(s.attributes for s in world.scene(i).shapes), cap
     with pytest.raises(ValueError, match="caption"):
         caption_shapes(None)
+
+
+def test_crowded_scenes_are_placed_or_refused_by_name(monkeypatch):
+    import mmtutorial.data.world as world_module
+
+    for size in (16, 64):
+        w = ShapesWorld(WorldConfig(image_size=size, min_shapes=4, max_shapes=4, sizes=("large",)))
+        for i in range(30):  # four large moving shapes fit (after redraws); none is dropped or shrunk
+            assert [s.size for s in w.scene(i).shapes] == ["large"] * 4
+    monkeypatch.setattr(world_module, "_PLACE_RETRIES", 0)  # a draw that never fits is refused, not trimmed
+    with pytest.raises(ValueError, match="cannot place 4 shapes"):
+        w.scene(0)

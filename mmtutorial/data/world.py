@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from mmtutorial._validate import check_choice, check_positive
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: crowded scenes are redrawn, never shrunk or trimmed
 
 # ---- vocabularies ------------------------------------------------------------------------------------------
 ALL_SHAPES = ("circle", "square", "triangle", "star", "cross")
@@ -68,6 +68,7 @@ MOTION_VECTOR: dict[str, tuple[int, int]] = {
     "left": (-1, 0),
     "right": (1, 0),
 }
+_PLACE_RETRIES = 500  # 4 large moving shapes in 64 px fit in ~5% of random draws: retry plenty
 MOTION_FRACTION = 0.2  # a moving shape travels this fraction of the image side from first to last frame
 
 SIZE_WORDS: dict[str, tuple[str, ...]] = {
@@ -408,11 +409,22 @@ class ShapesWorld(torch.utils.data.Dataset):
                         d.choice(c.sizes),
                     )
                 )
-        return Scene(i, self._place(d, triples, motion), motion)
+        for _ in range(_PLACE_RETRIES):  # a crowded draw can fail; redraw positions (same shapes)
+            placed = self._place(d, triples, motion)
+            if placed is not None:
+                return Scene(i, placed, motion)
+        sizes = [z for _, _, z in triples]
+        raise ValueError(
+            f"cannot place {len(triples)} shapes of sizes {sizes} without overlap in a {c.image_size}px "
+            f"image (scene {i}); lower max_shapes, use smaller sizes or a larger image_size"
+        )
 
-    def _place(self, d: _Draws, triples: list[tuple[str, str, str]], motion: str) -> tuple[ShapeSpec, ...]:
+    def _place(
+        self, d: _Draws, triples: list[tuple[str, str, str]], motion: str
+    ) -> tuple[ShapeSpec, ...] | None:
         """Place boxes without overlap (1 px gap), with centres at least ``S/16`` apart in x so that
-        "left of" is unambiguous, and with room to move ``MOTION_FRACTION * S`` in the motion's direction."""
+        "left of" is unambiguous, and with room to move ``MOTION_FRACTION * S`` in the motion's direction.
+        Returns ``None`` if some shape finds no free spot in 100 tries (the caller redraws)."""
         c = self.config
         S = c.image_size
         ux, uy = MOTION_VECTOR[motion]
@@ -421,14 +433,13 @@ class ShapesWorld(torch.utils.data.Dataset):
         min_dx = max(2, S // 16)
         placed: list[ShapeSpec] = []
         for shape, color, size in triples:
-            for attempt in range(200):
-                z = size if attempt < 100 else min(c.sizes, key=lambda s: SIZE_FRACTION[s])
-                px = self._px[z]
+            for _ in range(100):
+                px = self._px[size]
                 # the box must stay inside the frame from the first to the last frame
                 x_lo, x_hi = (travel if ux < 0 else 0), S - px - (travel if ux > 0 else 0)
                 y_lo, y_hi = (travel if uy < 0 else 0), S - px - (travel if uy > 0 else 0)
                 if x_hi < x_lo or y_hi < y_lo:
-                    continue
+                    return None
                 left = d.integer(x_lo, x_hi)
                 top = d.integer(y_lo, y_hi)
                 cx, cy = left + px / 2, top + px / 2
@@ -448,8 +459,10 @@ class ShapesWorld(torch.utils.data.Dataset):
                 ):  # main shape: make "left/right half" unambiguous
                     ok = False
                 if ok:
-                    placed.append(ShapeSpec(shape, color, z, cx, cy, ux * step, uy * step, px, left, top))
+                    placed.append(ShapeSpec(shape, color, size, cx, cy, ux * step, uy * step, px, left, top))
                     break
+            else:
+                return None
         return tuple(placed)
 
     # ---- renderers -----------------------------------------------------------------------------------------
