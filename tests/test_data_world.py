@@ -250,10 +250,14 @@ def test_video_moves_as_the_caption_says(world):
 
 # ---- compositional split -----------------------------------------------------------------------------------
 def test_holdout_combinations_never_in_train_always_in_test():
-    holdout = (("red", "star"), ("blue", "large"))
+    holdout = (("red", "star"), ("blue", "large"), ("green", "small"))
 
     def has(s):
-        return (s.color == "red" and s.shape == "star") or (s.color == "blue" and s.size == "large")
+        return (
+            (s.color == "red" and s.shape == "star")
+            or (s.color == "blue" and s.size == "large")
+            or (s.color == "green" and s.size == "small")
+        )
 
     train = ShapesWorld(WorldConfig(holdout=holdout, split="train"))
     test = ShapesWorld(WorldConfig(holdout=holdout, split="test"))
