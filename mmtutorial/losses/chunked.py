@@ -47,19 +47,24 @@ class ClipLossChunked(torch.autograd.Function):
         cd = _compute_dtype(a)
         A, B, s = a.to(cd), b.to(cd), scale.to(cd)
         n = A.shape[0]
-        row_lse = torch.empty(n, dtype=cd, device=A.device)
+        row_m = torch.empty(n, dtype=cd, device=A.device)  # row max and sum of exp(L - row max)
+        row_l = torch.empty(n, dtype=cd, device=A.device)
         col_m = torch.full((n,), float("-inf"), dtype=cd, device=A.device)  # running column max
         col_l = torch.zeros(n, dtype=cd, device=A.device)  # running sum of exp(L - col_m)
+        gap = torch.zeros((), dtype=cd, device=A.device)  # sum_i (row_m_i + col_m_i - 2 L_ii)
         for i0, i1 in _blocks(n, chunk):
             L = (A[i0:i1] @ B.T).mul_(s)  # (chunk, N) block of logits
-            row_lse[i0:i1] = torch.logsumexp(L, dim=1)
+            diag = L[:, i0:i1].diagonal()  # L_ii, read from the block so it rounds like the rest
+            row_m[i0:i1] = L.amax(dim=1)
+            gap += (row_m[i0:i1] - diag).sum() - diag.sum()
             m = torch.maximum(col_m, L.amax(dim=0))
-            col_l = col_l * torch.exp(col_m - m) + torch.exp(L.sub_(m)).sum(dim=0)
+            col_l = col_l * torch.exp(col_m - m) + torch.exp(L - m).sum(dim=0)
             col_m = m
-        col_lse = col_m + torch.log(col_l)
-        diag = s * (A * B).sum(dim=1)  # L_ii
-        loss = (row_lse.sum() + col_lse.sum() - 2 * diag.sum()) / (2 * n)
-        ctx.save_for_backward(a, b, scale, row_lse, col_lse)
+            row_l[i0:i1] = torch.exp(L.sub_(row_m[i0:i1, None])).sum(dim=1)
+        # lse = m + log(l); keeping (m, l) apart lets backward form exp(L - m) / l, which is more exact
+        # in fp32 than exp(L - lse) when |L| is large (lse carries an absolute rounding error ~ulp(s))
+        loss = (gap + col_m.sum() + torch.log(row_l).sum() + torch.log(col_l).sum()) / (2 * n)
+        ctx.save_for_backward(a, b, scale, row_m, row_l, col_m, col_l)
         ctx.chunk = chunk
         return loss
 
@@ -67,8 +72,9 @@ class ClipLossChunked(torch.autograd.Function):
     def backward(ctx, grad_out):
         # dloss/dL_ij = g/(2N) * (softmax_row_ij + softmax_col_ij - 2 delta_ij);  L = s * S, S = A @ B.T
         # => dA = s * G @ B,  dB = s * G.T @ A,  ds = sum_ij G_ij S_ij
-        a, b, scale, row_lse, col_lse = ctx.saved_tensors
-        cd = row_lse.dtype
+        a, b, scale, row_m, row_l, col_m, col_l = ctx.saved_tensors
+        cd = row_m.dtype
+        row_r, col_r = 1 / row_l, 1 / col_l
         A, B, s = a.to(cd), b.to(cd), scale.to(cd)
         n = A.shape[0]
         coef = grad_out.to(cd) / (2 * n)
@@ -78,17 +84,15 @@ class ClipLossChunked(torch.autograd.Function):
         gs = torch.zeros((), dtype=cd, device=A.device)
         for i0, i1 in _blocks(n, ctx.chunk):
             L = (A[i0:i1] @ B.T).mul_(s)
-            P = torch.exp(L - row_lse[i0:i1, None])
-            P += torch.exp(L - col_lse[None, :])
-            P *= coef  # G without the -2*delta term (added below)
+            P = torch.exp(L - row_m[i0:i1, None]).mul_(row_r[i0:i1, None])  # softmax over the row
+            P += torch.exp(L - col_m[None, :]).mul_(col_r[None, :])  # softmax over the column
+            P.mul_(coef)
+            P[:, i0:i1].diagonal().sub_(2 * coef)  # the identity term, subtracted before any sum
             gA[i0:i1] = P @ B
             gB.addmm_(P.T, A[i0:i1])
-            gs += torch.dot(P.flatten(), L.flatten()) / s  # sum G * S with S = L / s
-        # the identity term: G_ii -= g/N
-        diag_coef = 2 * coef
-        gA = (gA - diag_coef * B) * s_f
-        gB = (gB - diag_coef * A) * s_f
-        gs = gs - diag_coef * (A * B).sum()
+            gs += P.mul_(L).sum() / s  # sum G * S with S = L / s (P is not needed any more)
+        gA *= s_f
+        gB *= s_f
         return gA.to(a.dtype), gB.to(b.dtype), gs.to(scale.dtype), None
 
 
@@ -129,14 +133,13 @@ class SigLipLossChunked(torch.autograd.Function):
         for i0, i1 in _blocks(n, ctx.chunk):
             S = A[i0:i1] @ B.T
             P = torch.sigmoid(S * s + t).mul_(coef)
+            P[:, i0:i1].diagonal().sub_(coef)  # - delta_ij
             gA[i0:i1] = P @ B
             gB.addmm_(P.T, A[i0:i1])
-            gs += torch.dot(P.flatten(), S.flatten())
             gt += P.sum()
-        gA = (gA - coef * B) * s_f
-        gB = (gB - coef * A) * s_f
-        gs = gs - coef * (A * B).sum()
-        gt = gt - coef * n
+            gs += P.mul_(S).sum()
+        gA *= s_f
+        gB *= s_f
         return gA.to(a.dtype), gB.to(b.dtype), gs.to(scale.dtype), gt.to(bias.dtype), None
 
 
@@ -152,20 +155,26 @@ class NTXentLossChunked(torch.autograd.Function):
         cd = _compute_dtype(z1)
         Z, s = torch.cat([z1, z2]).to(cd), scale.to(cd)
         m = Z.shape[0]
-        lse = torch.empty(m, dtype=cd, device=Z.device)
+        n = m // 2
+        row_m = torch.empty(m, dtype=cd, device=Z.device)
+        row_l = torch.empty(m, dtype=cd, device=Z.device)
+        gap = torch.zeros((), dtype=cd, device=Z.device)  # sum_i (row_m_i - L_{i, twin(i)})
         for i0, i1 in _blocks(m, chunk):
             L = (Z[i0:i1] @ Z.T).mul_(s)
             L[:, i0:i1].diagonal().fill_(float("-inf"))  # a view is not its own negative
-            lse[i0:i1] = torch.logsumexp(L, dim=1)
-        pos = s * (z1.to(cd) * z2.to(cd)).sum()  # sum_k L_{k, k+N}; each pair counted from both sides
-        ctx.save_for_backward(z1, z2, scale, lse)
+            rows = torch.arange(i1 - i0, device=Z.device)
+            row_m[i0:i1] = L.amax(dim=1)
+            gap += (row_m[i0:i1] - L[rows, (rows + i0 + n) % m]).sum()
+            row_l[i0:i1] = torch.exp(L.sub_(row_m[i0:i1, None])).sum(dim=1)
+        ctx.save_for_backward(z1, z2, scale, row_m, row_l)
         ctx.chunk = chunk
-        return (lse.sum() - 2 * pos) / m
+        return (gap + torch.log(row_l).sum()) / m
 
     @staticmethod
     def backward(ctx, grad_out):
-        z1, z2, scale, lse = ctx.saved_tensors
-        cd = lse.dtype
+        z1, z2, scale, row_m, row_l = ctx.saved_tensors
+        cd = row_m.dtype
+        row_r = 1 / row_l
         Z, s = torch.cat([z1, z2]).to(cd), scale.to(cd)
         m, n = Z.shape[0], z1.shape[0]
         coef = grad_out.to(cd) / m
@@ -176,14 +185,13 @@ class NTXentLossChunked(torch.autograd.Function):
             S = Z[i0:i1] @ Z.T
             L = S * s
             L[:, i0:i1].diagonal().fill_(float("-inf"))
-            P = torch.exp(L.sub_(lse[i0:i1, None])).mul_(coef)  # softmax part of G (0 on the diagonal)
+            P = torch.exp(L.sub_(row_m[i0:i1, None])).mul_(row_r[i0:i1, None] * coef)  # softmax (0 on diag)
+            rows = torch.arange(i1 - i0, device=Z.device)
+            P[rows, (rows + i0 + n) % m] -= coef  # G_{i, twin(i)} -= g/M
             gZ[i0:i1] += P @ Z
-            gZ.addmm_(P.T, Z[i0:i1])
-            gs += torch.dot(P.flatten(), S.flatten())
-        # the positives: G_{i, twin(i)} -= g/M, seen from both (G + G.T) sides
-        twin = torch.cat([Z[n:], Z[:n]])
-        gZ = (gZ - 2 * coef * twin) * s_f
-        gs = gs - 2 * coef * (Z[:n] * Z[n:]).sum()
+            gZ.addmm_(P.T, Z[i0:i1])  # L is symmetric: the G.T side
+            gs += P.mul_(S).sum()
+        gZ *= s_f
         return gZ[:n].to(z1.dtype), gZ[n:].to(z2.dtype), gs.to(scale.dtype), None
 
 
