@@ -168,6 +168,15 @@ def test_get_returns_only_requested_modalities(world):
         world.get(0, ("smell",))
 
 
+def test_tensors_are_the_arrays_divided_by_255(world):
+    for i in range(5):
+        a, t = world.arrays(i), world.get(i)
+        assert torch.equal(t["image"], torch.from_numpy(a["image"]).permute(2, 0, 1).float() / 255)
+        assert torch.equal(t["video"], torch.from_numpy(a["video"]).permute(0, 3, 1, 2).float() / 255)
+        assert torch.equal(t["audio"], torch.from_numpy(a["audio"]))
+        assert t["image"].is_contiguous() and t["video"].is_contiguous()
+
+
 def test_collate_stacks_a_batch(world):
     b = collate([world[i] for i in range(4)])
     assert b["image"].shape == (4, 3, 64, 64) and b["video"].shape == (4, 8, 3, 64, 64)

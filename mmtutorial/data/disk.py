@@ -27,6 +27,8 @@ import soundfile
 import torch
 from PIL import Image
 
+from mmtutorial.data.world import to_float_tensor
+
 FORMAT = "mmtutorial-dataset"
 VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -315,16 +317,12 @@ class DiskDataset(torch.utils.data.Dataset):
         r = self.records[i]
         out: dict = {"id": r["id"]}
         if r.get("image"):
-            out["image"] = (
-                torch.from_numpy(self.read_image(r["image"]).copy()).permute(2, 0, 1).float().div_(255.0)
-            )
+            out["image"] = to_float_tensor(self.read_image(r["image"]))
         out["caption"] = r["caption"]
         if r.get("audio"):
             out["audio"] = torch.from_numpy(self.read_audio(r["audio"]))
         if r.get("video"):
-            out["video"] = (
-                torch.from_numpy(self.read_video(r["video"]).copy()).permute(0, 3, 1, 2).float().div_(255.0)
-            )
+            out["video"] = to_float_tensor(self.read_video(r["video"]))
         out["labels"] = dict(r.get("labels", {}))
         return out
 

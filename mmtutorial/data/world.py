@@ -81,6 +81,19 @@ _SPLIT_CODE = {"all": 0, "train": 0, "test": 1}
 _IMAGE_NOISE, _AUDIO_NOISE, _VIDEO_NOISE = 2, 3, 4  # separate streams for noise, used only if noise > 0
 
 
+def to_float_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 channels-last ``(..., H, W, 3)`` -> float32 channels-first ``(..., 3, H, W)``: x / 255.
+
+    Divides in numpy straight into a contiguous buffer: for a video that is ~10x faster than torch's
+    ``permute().float()`` on a strided view, and bit-identical to it.
+    """
+    axes = (*range(pixels.ndim - 3), pixels.ndim - 1, pixels.ndim - 3, pixels.ndim - 2)
+    t = pixels.transpose(axes)
+    out = np.empty(t.shape, dtype=np.float32)
+    np.divide(t, np.float32(255.0), out=out)
+    return torch.from_numpy(out)
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     """Every control of the world. Frozen and hashable, so it can key caches.
@@ -566,11 +579,11 @@ class ShapesWorld(torch.utils.data.Dataset):
         tensors: ``image`` float32 ``(3, H, W)``, ``audio`` ``(L,)``, ``video`` ``(T, 3, H, W)``."""
         out = self.arrays(i, modalities)
         if "image" in out:
-            out["image"] = torch.from_numpy(out["image"]).permute(2, 0, 1).float().div_(255.0)
+            out["image"] = to_float_tensor(out["image"])
         if "audio" in out:
             out["audio"] = torch.from_numpy(out["audio"])
         if "video" in out:
-            out["video"] = torch.from_numpy(out["video"]).permute(0, 3, 1, 2).float().div_(255.0)
+            out["video"] = to_float_tensor(out["video"])
         # keep the documented key order: image, caption, audio, video, labels
         return {k: out[k] for k in (*self.MODALITIES, "labels") if k in out}
 
