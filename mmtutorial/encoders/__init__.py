@@ -18,6 +18,8 @@ from mmtutorial.encoders.image import ImageCNN, ImageViT, PatchEmbedding
 from mmtutorial.encoders.pretrained import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    LITE_MEAN,
+    LITE_STD,
     PretrainedImageEncoder,
     PretrainedTextEncoder,
     extract_features,
@@ -31,6 +33,8 @@ from mmtutorial.encoders.video import Conv2Plus1D, VideoCNN, VideoTransformer
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "LITE_MEAN",
+    "LITE_STD",
     "AudioCNN",
     "AudioTransformer",
     "Conv2Plus1D",

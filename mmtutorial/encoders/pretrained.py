@@ -24,11 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from mmtutorial._validate import check_positive, check_tensor
+from mmtutorial._validate import check_choice, check_positive, check_tensor
 from mmtutorial.encoders.base import EncoderOutput, masked_mean
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# EfficientNet-Lite was trained in TensorFlow on pixels scaled as (x - 127) / 128, i.e. roughly [-1, 1]
+# (efficientnet_lite_builder.py: MEAN_RGB = 127, STDDEV_RGB = 128). The shipped weights agree: the running
+# mean of the first BatchNorm matches what that scaling predicts for the ImageNet mean pixel (see tests).
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+NORMALIZATIONS = {"lite": (LITE_MEAN, LITE_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -156,13 +162,15 @@ class PretrainedImageEncoder(nn.Module):
     """EfficientNet-Lite0 (ImageNet) behind the common interface, preprocessing included.
 
     ``forward(images (B, 3, H, W) float in [0, 1] or uint8) -> EncoderOutput``: the batch is resized to
-    ``image_size`` and normalised with the ImageNet mean/std (torchvision ``transforms.v2``); tokens are the
+    ``image_size`` and normalised (torchvision ``transforms.v2``) with the statistics the weights were trained
+    with (``"lite"``: ``(x - 127/255) / (128/255)``; ``"imagenet"``: ImageNet mean/std); tokens are the
     ``(image_size/32)^2`` positions of the last 1280-channel feature map, pooled their mean.
     ``logits(images) -> (B, 1000)`` adds the ImageNet classifier.
     """
 
-    def __init__(self, net: nn.Module, image_size: int = 224) -> None:
+    def __init__(self, net: nn.Module, image_size: int = 224, normalization: str = "lite") -> None:
         super().__init__()
+        check_choice("normalization", normalization, tuple(NORMALIZATIONS))
         from torchvision.transforms import v2  # imported here: it takes seconds, and only this class needs it
 
         # The package pads convolutions "same" with padding fixed for 224 px; the amounts are right for any
@@ -170,13 +178,11 @@ class PretrainedImageEncoder(nn.Module):
         if image_size < 32 or image_size % 32:
             raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
         self.net = net
-        self.image_size = image_size
+        self.image_size, self.normalization = image_size, normalization
         self.dim = net._conv_head.out_channels  # 1280
+        mean, std = NORMALIZATIONS[normalization]
         self.preprocess = v2.Compose(
-            [
-                v2.Resize((image_size, image_size), antialias=True),
-                v2.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD),
-            ]
+            [v2.Resize((image_size, image_size), antialias=True), v2.Normalize(mean=mean, std=std)]
         )
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
@@ -224,18 +230,23 @@ def _load_efficientnet_lite0() -> nn.Module:
 
 
 @functools.lru_cache(maxsize=8)
-def _image_encoder(image_size: int) -> PretrainedImageEncoder:
-    return freeze(PretrainedImageEncoder(_load_efficientnet_lite0(), image_size))  # one network, any size
+def _image_encoder(image_size: int, normalization: str) -> PretrainedImageEncoder:
+    # one network shared by every input size / normalisation
+    return freeze(PretrainedImageEncoder(_load_efficientnet_lite0(), image_size, normalization))
 
 
-def pretrained_image_encoder(image_size: int = 224, copy: bool = False) -> PretrainedImageEncoder:
+def pretrained_image_encoder(
+    image_size: int = 224, normalization: str = "lite", copy: bool = False
+) -> PretrainedImageEncoder:
     """The frozen ImageNet EfficientNet-Lite0 (4.65 M parameters), loaded offline from its packages, cached.
 
     ``image_size`` (a multiple of 32; 224 is what it was trained at) sets the resize in preprocessing:
-    smaller is faster, e.g. 64-96 px for 8x8 digits. ``copy=True`` returns a private deep copy.
+    smaller is faster, e.g. 64 px for emoji or digits. ``normalization``: ``"lite"`` (what the weights were
+    trained with, default) or ``"imagenet"`` (mean/std). ``copy=True`` returns a private deep copy.
     """
     check_positive("image_size", image_size)
     if image_size % 32:
         raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
-    enc = _image_encoder(int(image_size))
+    check_choice("normalization", normalization, tuple(NORMALIZATIONS))
+    enc = _image_encoder(int(image_size), normalization)
     return _copy.deepcopy(enc) if copy else enc
