@@ -5,8 +5,9 @@ Two tasks from the procedural world (:class:`mmtutorial.data.ShapesWorld`, one s
 - ``"match"`` (needs interaction): *does this audio describe this image?* Half the pairs are an image with the
   audio of its own scene (label 1); the other half pair it with the audio of a scene whose shape has a
   different colour (label 0). Each modality alone is uniformly distributed in both classes, so any
-  single-modality model is at chance (50%), and so is any model whose logit is a *sum* of one term per
-  modality (by symmetry the best such logit is constant): the answer lives in the interaction.
+  single-modality model is at chance (50%); and the cross-entropy-optimal logit of the form ``f(image) +
+  g(audio)`` is a constant (the task is symmetric under relabelling colours and the loss is convex in
+  ``(f, g)``), so a trained additive model sits at chance too: the answer lives in the interaction.
 - ``"color"`` (a single modality suffices): the colour of the shape (6 classes), from an image and the audio
   of the same scene; either modality alone carries it (colour -> pixels, colour -> pitch).
 

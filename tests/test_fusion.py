@@ -304,3 +304,16 @@ def test_construction_errors():
         make_fusion("film", DIMS2, OUT, target="video")
     with pytest.raises(ValueError, match="divisible by heads"):
         make_fusion("gated_xattn", {"image": 15, "audio": 8}, OUT)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_matches_cpu(name):
+    f = build(name, DIMS3)
+    x = make_inputs(DIMS3)
+    cuda = lambda d: {m: EncoderOutput(v.tokens.cuda(), v.mask.cuda(), v.pooled.cuda()) for m, v in d.items()}
+    want, want_missing = f(x), f({**x, "audio": None})
+    f = f.cuda()
+    torch.testing.assert_close(f(cuda(x)).cpu(), want, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(f({**cuda(x), "audio": None}).cpu(), want_missing, rtol=1e-3, atol=1e-3)
