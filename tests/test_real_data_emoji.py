@@ -162,3 +162,11 @@ def test_cli(tmp_path):
     assert main(["--out", str(tmp_path / "o"), "--style", "outline", "--size", "24", "--limit", "5"]) == 0
     assert len(load_dataset(tmp_path / "o")) == 5
     assert main(["--out", str(tmp_path / "o"), "--limit", "5"]) == 2  # not empty, no --overwrite
+
+
+@pytest.mark.slow
+def test_every_emoji_draws_in_both_styles():
+    for style in STYLES:
+        blank = [r.name for r in catalogue() if (render(r.char, style, 32).min(axis=2) < 160).mean() <= 0.005]
+        # OpenMoji draws a few buttons with white text on colour and no black outline ("NEW button")
+        assert len(blank) <= 0.002 * len(catalogue()), (style, blank)

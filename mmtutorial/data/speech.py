@@ -1,9 +1,10 @@
 """Spoken captions: real speech from the ``espeak-ng`` text-to-speech engine, as 16 kHz mono audio.
 
 ``espeak-ng`` is a formant synthesiser packaged by Debian (``apt-get install espeak-ng``). It is small,
-offline and deterministic: the same text with the same voice, speed and pitch gives the same samples, so
-spoken captions are reproducible data. Several accents, voice variants, speeds and pitches (drawn per sample
-from a seeded generator) make the audio vary the way different speakers would.
+offline and deterministic: the same text with the same voice, speed and pitch gives the same samples (for
+one espeak-ng version; 1.51 in Debian 12), so spoken captions are reproducible data. Several accents, voice
+variants, speeds and pitches (drawn per sample from a seeded generator) make the audio vary the way different
+speakers would.
 
 Where the engine is missing, :func:`speak` raises :class:`TTSUnavailableError` with install instructions,
 and :func:`spoken_or_procedural` falls back to the procedural world's audio with a warning.
