@@ -123,6 +123,17 @@ def test_persistent_backward_with_fewer_programs_than_row_blocks(name, monkeypat
 
 
 @interp
+@pytest.mark.parametrize("name", ["clip", "siglip"])
+def test_small_unequal_blocks(name, monkeypatch):
+    # BLOCK_M != BLOCK_N, several column blocks (staggered start), D in three chunks, ragged everywhere.
+    import mmtutorial.losses.triton.launch as launch
+
+    monkeypatch.setattr(launch, "INTERPRETER_BLOCKS", (32, 16, 16))
+    a, b = _inputs(45, 40, seed=11)
+    _check(name, a, b, 12.0, -3.0)
+
+
+@interp
 def test_public_dispatcher_routes_to_the_kernel():
     a, b = _inputs(33, 5, seed=8)
     s, t = torch.tensor(7.0), torch.tensor(-1.5)

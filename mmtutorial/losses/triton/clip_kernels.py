@@ -37,7 +37,8 @@ def clip_fwd_kernel(a_ptr, b_ptr, s_ptr, u_ptr, lse_ptr, diag_ptr, col_acc_ptr, 
         col_ok = cols < N
         p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
                      BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
-        d_i += diag_of_tile(p, rows, cols)
+        if (j * BLOCK_N < (pid + 1) * BLOCK_M) & (pid * BLOCK_M < (j + 1) * BLOCK_N):  # tile meets the diagonal
+            d_i += diag_of_tile(p, rows, cols)
         l = s * p
         # rows, online: m_new = max(m, tile max); sum <- sum * exp(m - m_new) + sum_j exp(l_ij - m_new)
         lr = tl.where(col_ok[None, :], l, float("-inf"))

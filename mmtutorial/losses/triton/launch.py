@@ -92,6 +92,9 @@ def _tuned(kernel: object, backward: bool, reset: tuple[str, ...]) -> object:
     return triton.autotune(configs=configs, key=["N", "D"], reset_to_zero=list(reset))(kernel)
 
 
+INTERPRETER_BLOCKS: tuple[int, int, int] | None = (
+    None  # (BLOCK_M, BLOCK_N, BLOCK_D) override, interpreter only
+)
 MAX_BLOCK_M = 128  # the largest BLOCK_M of any configuration: sizes the backward's per-program accumulators
 
 
@@ -121,6 +124,9 @@ def launch(
     if interpreting(kernel):
         bm = _block(N, MAX_BLOCK_M)
         blocks = {"BLOCK_M": bm, "BLOCK_N": bm, "BLOCK_D": _block(D, 128)}
+        if INTERPRETER_BLOCKS is not None:  # tests: small, unequal blocks exercise every mask and branch
+            blocks = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_D"), INTERPRETER_BLOCKS, strict=True))
+            bm = blocks["BLOCK_M"]
         kernel[(min(triton.cdiv(N, bm), cap),)](*args, UPCAST=True, **meta, **blocks)
         return
     grid = lambda m: (min(triton.cdiv(N, m["BLOCK_M"]), cap),)

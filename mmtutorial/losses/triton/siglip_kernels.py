@@ -46,7 +46,8 @@ def siglip_fwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, diag_ptr, loss_acc_ptr, N, D,
         col_ok = cols < N
         p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
                      BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
-        d_i += diag_of_tile(p, rows, cols)
+        if (j * BLOCK_N < (pid + 1) * BLOCK_M) & (pid * BLOCK_M < (j + 1) * BLOCK_N):  # tile meets the diagonal
+            d_i += diag_of_tile(p, rows, cols)
         acc += tl.sum(tl.where(row_ok[:, None] & col_ok[None, :], softplus(s * p + t), 0.0), axis=1)
     tl.store(diag_ptr + rows, d_i, mask=row_ok)
     tl.atomic_add(loss_acc_ptr, tl.sum(acc, axis=0).to(tl.float64))
