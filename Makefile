@@ -22,7 +22,7 @@ lab: env
 
 test: env lint
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 tests chapters $(PYTEST_ARGS)
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -m "slow or not slow" tests chapters $(PYTEST_ARGS)
 
 env: $(STAMP) system-deps
 
