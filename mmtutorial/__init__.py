@@ -1,2 +1,3 @@
 """mmtutorial: companion package of the multimodal course."""
+
 __version__ = "0.1.0"

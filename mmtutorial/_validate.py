@@ -39,7 +39,7 @@ def check_tensor(
         raise ValueError(f"{name} must be {ndim}-D, got {describe(x)}")
     if shape is not None:
         want = tuple("*" if s is None else s for s in shape)
-        if x.ndim != len(shape) or any(s is not None and s != g for s, g in zip(shape, x.shape)):
+        if x.ndim != len(shape) or any(s is not None and s != g for s, g in zip(shape, x.shape, strict=True)):
             raise ValueError(f"{name} must have shape {want}, got {describe(x)}")
     if floating and not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {describe(x)}")
