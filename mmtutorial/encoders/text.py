@@ -36,7 +36,10 @@ def train_caption_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_fre
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS)
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
