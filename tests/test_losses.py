@@ -325,3 +325,21 @@ def test_chunked_saves_only_inputs_and_linear_statistics(kind):
     assert kept < n * n * 4 / 10  # far from one N x N fp32 matrix
     # and the measurement can see O(N^2): the reference keeps N x N logits/softmax
     assert saved_bytes(lambda: reference_call(kind, a, b, s, t)) >= n * n * 4
+
+
+# ---------------------------------------------------------------- the benchmark script runs
+@pytest.mark.slow
+def test_benchmark_script_runs_at_a_tiny_size():
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "benchmarks/contrastive_loss.py", "--n", "64", "--d", "8", "--repeats", "1"]
+        + ["--impls", "reference,chunked,infcl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = out.stdout.splitlines()
+    assert any(line.split()[:2] == ["reference", "64"] for line in lines)
+    assert any(line.split()[:2] == ["chunked", "64"] and "runs=1" in line for line in lines)
+    assert any("infcl" in line and "CUDA only" in line for line in lines)
