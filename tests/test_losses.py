@@ -343,3 +343,13 @@ def test_benchmark_script_runs_at_a_tiny_size():
     assert any(line.split()[:2] == ["reference", "64"] for line in lines)
     assert any(line.split()[:2] == ["chunked", "64"] and "runs=1" in line for line in lines)
     assert any("infcl" in line and "CUDA only" in line for line in lines)
+
+
+def test_auto_keeps_fp64_off_the_fp32_kernels():
+    from mmtutorial.losses.dispatch import _auto
+
+    cuda = torch.device("cuda")
+    assert _auto(cuda, 100, has_triton=True, dtype=torch.float64) == "reference"
+    assert _auto(cuda, 5000, has_triton=True, dtype=torch.float64) == "chunked"
+    assert _auto(cuda, 100, has_triton=True, dtype=torch.bfloat16) == "triton"
+    assert _auto(torch.device("cpu"), 100, has_triton=True, dtype=torch.float32) == "reference"

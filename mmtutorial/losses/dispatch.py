@@ -9,9 +9,10 @@ Implementations (every one gives the same value and the same gradients w.r.t. ``
 - ``"triton"``: :mod:`mmtutorial.losses.triton` (fused kernels; CUDA, or CPU under ``TRITON_INTERPRET=1``).
   Imported lazily and called as ``clip_loss_triton(a, b, scale)`` / ``siglip_loss_triton(a, b, scale, bias)``
   with validated inputs and 0-dim scale/bias tensors on the inputs' device.
-- ``"auto"``: on CUDA the Triton kernel when it imports, otherwise (and on CPU) ``"reference"`` while the
-  ``N x N`` fp32 logits are small (``N < AUTO_CHUNKED_MIN_N = 2048``, under 16 MiB of logits) and
-  ``"chunked"`` from ``N >= 2048`` (for NT-Xent the matrix is ``2N x 2N``, so from ``2N >= 2048``).
+- ``"auto"``: on CUDA the Triton kernel when it imports (fp32/bf16/fp16 inputs), otherwise (and on CPU)
+  ``"reference"`` while the ``N x N`` fp32 logits are small (``N < AUTO_CHUNKED_MIN_N = 2048``, under
+  16 MiB of logits) and ``"chunked"`` from ``N >= 2048`` (for NT-Xent the matrix is ``2N x 2N``, so
+  from ``2N >= 2048``).
 
 Return value: a 0-dim **fp32** tensor for fp32, bf16 and fp16 inputs (accumulation is always fp32), and a
 0-dim fp64 tensor for fp64 inputs. Gradients of ``a``/``b`` come back in the inputs' dtype.
@@ -72,8 +73,9 @@ def as_scalar(name: str, value: object, like: torch.Tensor, *, positive: bool) -
     return t
 
 
-def _auto(device: torch.device, n: int, has_triton: bool) -> str:
-    if has_triton and device.type == "cuda":
+def _auto(device: torch.device, n: int, has_triton: bool, dtype: torch.dtype = torch.float32) -> str:
+    # The kernels accumulate in fp32, so fp64 inputs (e.g. gradcheck) keep the exact PyTorch paths.
+    if has_triton and device.type == "cuda" and dtype != torch.float64:
         try:
             import mmtutorial.losses.triton  # noqa: F401
         except ImportError:
@@ -114,7 +116,7 @@ def clip_loss(a: torch.Tensor, b: torch.Tensor, logit_scale, *, impl: str = "aut
     a, b = check_pair("a", a, "b", b)
     scale = as_scalar("logit_scale", logit_scale, a, positive=True)
     if impl == "auto":
-        impl = _auto(a.device, a.shape[0], has_triton=True)
+        impl = _auto(a.device, a.shape[0], has_triton=True, dtype=a.dtype)
     if impl == "reference":
         return reference.clip_loss(a, b, scale)
     if impl == "chunked":
@@ -142,7 +144,7 @@ def siglip_loss(
     scale = as_scalar("logit_scale", logit_scale, a, positive=True)
     bias = as_scalar("logit_bias", logit_bias, a, positive=False)
     if impl == "auto":
-        impl = _auto(a.device, a.shape[0], has_triton=True)
+        impl = _auto(a.device, a.shape[0], has_triton=True, dtype=a.dtype)
     if impl == "reference":
         return reference.siglip_loss(a, b, scale, bias)
     if impl == "chunked":
