@@ -12,6 +12,7 @@ each module says in its docstring what it does then. Two strategies are used:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 
 import torch
@@ -23,7 +24,7 @@ from mmtutorial.encoders.base import EncoderOutput
 Inputs = Mapping[str, EncoderOutput | None]
 
 
-class Fusion(nn.Module):
+class Fusion(nn.Module, metaclass=abc.ABCMeta):
     """Base class: checks ``dims``/``out_dim`` at construction and every input dict at ``forward``.
 
     Subclasses implement ``fuse(inputs: dict[str, EncoderOutput | None], batch: int) -> (B, out_dim)``,
@@ -87,8 +88,12 @@ class Fusion(nn.Module):
         full, batch = self.check_inputs(inputs)
         return self.fuse(full, batch)
 
-    def fuse(self, inputs: dict[str, EncoderOutput | None], batch: int) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def fuse(self, inputs: dict[str, EncoderOutput | None], batch: int) -> torch.Tensor:
+        """Each fusion's own computation: ``{modality: EncoderOutput | None}`` -> ``(B, out_dim)``.
+
+        Every modality key is present; a missing modality is ``None``.
+        """
 
     # ------------------------------------------------------------------ missing-modality helpers
     def pooled(self, inputs: dict[str, EncoderOutput | None], m: str, batch: int) -> torch.Tensor:
