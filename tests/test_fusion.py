@@ -317,3 +317,13 @@ def test_cuda_matches_cpu(name):
     f = f.cuda()
     torch.testing.assert_close(f(cuda(x)).cpu(), want, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(f({**cuda(x), "audio": None}).cpu(), want_missing, rtol=1e-3, atol=1e-3)
+
+
+def test_a_fusion_without_fuse_cannot_be_built():
+    from mmtutorial.fusion.base import Fusion
+
+    class Incomplete(Fusion):
+        pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete(dims={"image": 4}, out_dim=2)
