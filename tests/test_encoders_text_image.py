@@ -176,3 +176,24 @@ def test_count_parameters():
     for p in enc.features[0][0].parameters():
         p.requires_grad_(False)
     assert count_parameters(enc, trainable_only=True) == 16 + 576 + 16
+
+
+def test_tokenizer_training_gives_the_same_ids_in_every_process():
+    # The HF trainer breaks ties in hash-map order, which is seeded per process: compare three processes.
+    import subprocess
+    import sys
+
+    code = (
+        "from mmtutorial.data import ShapesWorld, WorldConfig\n"
+        "from mmtutorial.encoders.text import train_caption_tokenizer\n"
+        "w = ShapesWorld(WorldConfig(seed=0))\n"
+        "caps = [w.get(i, modalities=('caption',))['caption'] for i in range(2000)]\n"
+        "tok = train_caption_tokenizer(caps, vocab_size=300)\n"
+        "print([tok.encode(c).ids for c in caps[:500]])\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        for _ in "abc"
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout

@@ -31,6 +31,7 @@ def train_caption_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_fre
     can be encoded (unseen characters become ``[UNK]``).
     """
     check_positive("vocab_size", vocab_size)
+    texts = list(texts)
     tok = Tokenizer(models.WordPiece(unk_token=UNK))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -42,7 +43,32 @@ def train_caption_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_fre
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    tok.model = models.WordPiece(vocab=_canonical_vocab(tok, texts), unk_token=UNK)
     return tok
+
+
+def _canonical_vocab(tok: Tokenizer, texts: list[str]) -> dict[str, int]:
+    """Renumber a trained vocabulary so that the same texts always give the same ids.
+
+    The trainer breaks ties between equally frequent merges in hash-map order, which changes from process to
+    process: the intermediate pieces it keeps, and every id, vary between runs. The whole words and the
+    characters do not. Order: special tokens, then whole words of ``texts`` by falling count (ties
+    alphabetically), then single characters, then every other piece alphabetically. Text made of words the
+    vocabulary holds whole then maps to the same ids in every run; only the ids of the leftover pieces (used
+    for unseen words) can still vary.
+    """
+    vocab = tok.get_vocab()
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text)):
+            counts[word] = counts.get(word, 0) + 1
+    words = sorted(
+        (w for w in counts if w in vocab and w not in SPECIAL_TOKENS), key=lambda w: (-counts[w], w)
+    )
+    taken = set(SPECIAL_TOKENS) | set(words)
+    chars = sorted(t for t in vocab if t not in taken and len(t.removeprefix("##")) == 1)
+    rest = sorted(t for t in vocab if t not in taken and t not in chars)
+    return {t: i for i, t in enumerate([*SPECIAL_TOKENS, *words, *chars, *rest])}
 
 
 class TextTokenizer:
