@@ -19,7 +19,7 @@ def _norm(name: str) -> str:
 def _pins(lines: list[str]) -> dict[str, str]:
     out = {}
     for line in lines:
-        m = PIN.match(line.strip())
+        m = PIN.match(line.split(";")[0].strip())  # an environment marker may follow the pin
         assert m, f"not an exact pin: {line!r}"
         out[_norm(m.group(1))] = m.group(2)
     return out
