@@ -1,0 +1,1 @@
+"""The command line: ``python -m mmtutorial`` / ``mmtutorial`` (info, data, train, eval, bench)."""

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval (recall@k), zero-shot classification, vector indexes, interpretability, robustness."""
