@@ -1,4 +1,9 @@
-"""Evaluation metrics: cross-modal retrieval recall@k (both directions) and classification accuracy."""
+"""Metrics for paired embeddings and labels: recall@k both ways, and classification accuracy.
+
+The convenience forms chapters 00-06 use. Retrieval is computed by :mod:`mmtutorial.eval.retrieval` (the
+single definition: CLIP_benchmark's recall@k, ties broken by gallery index); this module only builds the
+score matrix and the one-to-one positives from paired rows.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,32 @@ from collections.abc import Sequence
 import torch
 
 from mmtutorial._validate import check_positive, check_tensor
+from mmtutorial.eval.retrieval import paired_positives
+from mmtutorial.eval.retrieval import recall_at_k as _recall_at_k
 
 
 def recall_at_k(query: torch.Tensor, gallery: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
-    """Fraction of queries whose own match is among the ``k`` most similar gallery items.
+    """Fraction of queries whose own match is among the ``k`` most similar gallery items: ``{k: recall}``.
 
-    ``query`` ``(N, D)`` and ``gallery`` ``(N, D)``: row ``i`` of one matches row ``i`` of the other;
-    similarity is the dot product (pass L2-normalised embeddings for cosine). Ties count against the query
-    (the match must be strictly more similar than all but ``k - 1`` items). Returns ``{k: recall}``.
+    ``query`` ``(N, D)`` and ``gallery`` ``(N, D)`` with ``N >= 1``: row ``i`` of one matches row ``i`` of
+    the other; similarity is the dot product (pass L2-normalised embeddings for cosine). Ties are broken by
+    gallery index, as in :func:`mmtutorial.eval.recall_at_k`; ``k`` above ``N`` counts as ``N`` (all hit).
     """
     check_tensor("query", query, ndim=2, floating=True, finite=True)
     check_tensor("gallery", gallery, shape=tuple(query.shape), floating=True, finite=True)
+    if query.shape[0] == 0:
+        raise ValueError(f"query must hold at least one row, got {tuple(query.shape)}")
     for k in ks:
         check_positive("k", k)
-    sims = query.float() @ gallery.float().T  # (N, N)
-    own = sims.diagonal()[:, None]
-    rank = (sims >= own).sum(dim=1) - 1  # how many other items are at least as similar: 0 = top
-    return {int(k): float((rank < k).float().mean()) for k in ks}
+    scores = query.float() @ gallery.float().T  # (N, N)
+    positives = paired_positives(len(query))
+    return {int(k): _recall_at_k(scores, positives, min(int(k), len(query))) for k in ks}
 
 
 def retrieval_recall(a: torch.Tensor, b: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
-    """Recall@k both ways for paired ``a``, ``b`` ``(N, D)``: keys ``"a->b@k"`` and ``"b->a@k"``."""
+    """Recall@k both ways for paired ``a``, ``b`` ``(N, D)``: keys ``"a->b@k"`` (rows of ``a`` query the rows
+    of ``b``) and ``"b->a@k"``. For named directions and chance levels use
+    :func:`mmtutorial.eval.cross_modal_retrieval`."""
     ab = recall_at_k(a, b, ks)
     ba = recall_at_k(b, a, ks)
     return {**{f"a->b@{k}": v for k, v in ab.items()}, **{f"b->a@{k}": v for k, v in ba.items()}}

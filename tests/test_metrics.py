@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from mmtutorial.data.augment import SpecAugment, image_views_transform, two_views
+from mmtutorial.eval import paired_positives
+from mmtutorial.eval import recall_at_k as eval_recall_at_k
 from mmtutorial.metrics import accuracy, recall_at_k, retrieval_recall
 
 
@@ -18,16 +20,24 @@ def test_recall_hand_computed():
     assert r == {1: pytest.approx(1 / 3), 2: pytest.approx(1.0), 3: pytest.approx(1.0)}
 
 
-def test_recall_both_directions_and_ties_count_against():
+def test_recall_both_directions_and_ties_by_index():
     a = torch.eye(4)
     rr = retrieval_recall(a, a, ks=(1,))
     assert rr == {"a->b@1": 1.0, "b->a@1": 1.0}
-    same = torch.ones(4, 2)  # every item tied: the match is not strictly first
-    assert recall_at_k(same, same, ks=(1, 4)) == {1: 0.0, 4: 1.0}
+    same = torch.ones(4, 2)  # every item tied: the lower gallery index ranks first (as in mmtutorial.eval)
+    assert recall_at_k(same, same, ks=(1, 2, 4, 9)) == {1: 0.25, 2: 0.5, 4: 1.0, 9: 1.0}
     # random embeddings: recall@1 near chance 1/N
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(200, 8, generator=g), torch.randn(200, 8, generator=g)
     assert recall_at_k(x, y, ks=(1,))[1] < 0.05
+
+
+def test_recall_agrees_with_eval_contract():
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(30, 4, generator=g), torch.randn(30, 4, generator=g)
+    got = recall_at_k(x, y, ks=(1, 5))
+    for k in (1, 5):
+        assert got[k] == eval_recall_at_k(x @ y.T, paired_positives(30), k)
 
 
 def test_accuracy():
@@ -40,6 +50,10 @@ def test_metric_errors():
         recall_at_k(torch.zeros(3, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="k must be positive"):
         recall_at_k(torch.zeros(3, 2), torch.zeros(3, 2), ks=(0,))
+    with pytest.raises(ValueError, match="query must hold at least one row"):  # not NaN
+        recall_at_k(torch.zeros(0, 2), torch.zeros(0, 2))
+    with pytest.raises(ValueError, match="query must hold at least one row"):
+        retrieval_recall(torch.zeros(0, 2), torch.zeros(0, 2))
     with pytest.raises(ValueError, match="predictions must have shape"):
         accuracy(torch.zeros(3), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="at least one label"):
