@@ -6,6 +6,8 @@ Every public function checks its tensors here, so a wrong input gets one kind of
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -59,7 +61,14 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
 
 
 def check_positive(name: str, value: float | int, *, allow_zero: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is a positive (or, with ``allow_zero``, non-negative) number."""
+    """Raise ``ValueError`` unless ``value`` is a finite positive (or, with ``allow_zero``, non-negative)
+    number: a real Python or numpy number, not a bool, a string, NaN or infinity."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex():
+        value = value.item()  # a config value held in a tensor: checked on the host, where it is cheap
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {describe(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     ok = value >= 0 if allow_zero else value > 0
     if not ok:
         need = "non-negative" if allow_zero else "positive"

@@ -171,8 +171,10 @@ def test_writer_validates_and_never_leaves_a_loadable_half(tmp_path):
     with pytest.raises(RuntimeError), DatasetWriter(tmp_path / "half") as w:
         w.add("a", "one", image=img)
         raise RuntimeError("crash mid-way")
-    with pytest.raises(DatasetIntegrityError, match="manifest.json"):
+    # the write was atomic: nothing at all under the target name, and no partial folder left beside it
+    with pytest.raises(DatasetIntegrityError, match="does not exist"):
         load_dataset(tmp_path / "half")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
 
 
 # ---- bring your own pairs ----------------------------------------------------------------------------------

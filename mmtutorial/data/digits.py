@@ -9,7 +9,6 @@ Source: E. Alpaydin and C. Kaynak, UCI Optical Recognition of Handwritten Digits
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -84,24 +83,13 @@ class DigitsDataset(Dataset):
         }
 
 
-def write_digits(
-    out_dir: str | Path, size: int = 32, seed: int = 0, limit: int | None = None, overwrite: bool = False
-) -> int:
-    """Write the digits in the on-disk format (PNG images + captions.jsonl); return the count."""
-    from mmtutorial.data.disk import DatasetWriter
+# moved to mmtutorial.data.writers (the dataset writers live together); still importable from here
+_MOVED = ("write_digits",)
 
-    ds = DigitsDataset(size, seed, limit)
-    extra = {"size": size, "licence": LICENCE, "label_names": ds.label_names}
-    with DatasetWriter(
-        out_dir,
-        name="sklearn-digits",
-        generator="mmtutorial.data.digits.DigitsDataset",
-        generator_version="1",
-        seed=seed,
-        extra=extra,
-        overwrite=overwrite,
-    ) as writer:
-        for i in range(len(ds)):
-            image = (ds.images[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            writer.add(f"{i:06d}", ds.caption(i), {"digit": int(ds.targets[i])}, image=image)
-    return len(ds)
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import mmtutorial.data.writers as writers
+
+        return getattr(writers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -191,43 +191,13 @@ class EmojiDataset(Dataset):
         return {"image": tensor, "caption": text, "labels": self.labels(record)}
 
 
-def write_emoji_pairs(
-    out_dir: str | Path,
-    style: str = "color",
-    size: int = 64,
-    seed: int = 0,
-    limit: int | None = None,
-    overwrite: bool = False,
-) -> int:
-    """Write the emoji pairs of one style on disk (PNG images + captions.jsonl); return the count."""
-    from mmtutorial.data.disk import DatasetWriter
+# moved to mmtutorial.data.writers (the dataset writers live together); still importable from here
+_MOVED = ("write_emoji_pairs",)
 
-    ds = EmojiDataset(style, size, seed, limit)
-    extra = {
-        "style": style,
-        "size": size,
-        "licence": LICENCE,
-        "credit": CREDIT,
-        "label_names": {"group": ds.label_names["group"], "subgroup": ds.label_names["subgroup"]},
-    }
-    with DatasetWriter(
-        out_dir,
-        name=f"openmoji-{style}",
-        generator="mmtutorial.data.emoji.EmojiDataset",
-        generator_version="1",
-        seed=seed,
-        extra=extra,
-        overwrite=overwrite,
-    ) as writer:
-        for i in range(len(ds)):
-            record, image, text = ds.raw(i)
-            labels = ds.labels(record)
-            del labels["emoji"]  # the emoji index depends on the catalogue; the name is in the caption
-            meta = {
-                "char": record.char,
-                "name": record.name,
-                "group": record.group,
-                "subgroup": record.subgroup,
-            }
-            writer.add(record.codepoints.replace(" ", "-"), text, labels, image=image, meta=meta)
-    return len(ds)
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import mmtutorial.data.writers as writers
+
+        return getattr(writers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import gcd
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -145,108 +144,19 @@ def spoken_or_procedural(
         return np.asarray(fallback(), dtype=np.float32), "procedural"
 
 
-def spoken_pairs(source: str, n: int, seed: int = 0, allow_procedural: bool = False) -> list[dict]:
-    """``n`` spoken captions of ``source`` ("shapes" or "emoji"), each a dict of the fields to write.
-
-    Keys: "id", "caption", "labels" (the source's labels + "accent" and "variant" indices into
-    ACCENTS/VARIANTS), "image" (uint8 (H, W, 3)), "audio" (float32 (L,) at 16 kHz) and "meta" (voice name,
-    speed, pitch, audio source). Item ``i``'s voice is drawn with ``numpy.random.default_rng([seed, i, 1])``.
-    Without espeak-ng this raises :class:`TTSUnavailableError`, except that with ``allow_procedural=True`` the
-    shapes world's procedural audio of each scene stands in (with a warning).
-    """
-    check_choice("source", source, ("shapes", "emoji"))
-    check_positive("n", n)
-    items, fallbacks = [], []
-    if source == "shapes":
-        from mmtutorial.data.world import ShapesWorld, WorldConfig
-
-        world = ShapesWorld(WorldConfig(seed=seed))
-        for i in range(n):
-            s = world.arrays(i, modalities=("image", "caption"))
-            items.append(
-                {"id": f"{i:06d}", "caption": s["caption"], "labels": dict(s["labels"]), "image": s["image"]}
-            )
-            fallbacks.append(lambda i=i: world.render_audio(world.scene(i)))
-    else:
-        from mmtutorial.data.emoji import EmojiDataset
-
-        ds = EmojiDataset("color", size=64, seed=seed, limit=n)
-        for i in range(len(ds)):
-            record, image, text = ds.raw(i)
-            labels = ds.labels(record)
-            del labels["emoji"]
-            item_id = record.codepoints.replace(" ", "-")
-            items.append({"id": item_id, "caption": text, "labels": labels, "image": image})
-    if not tts_available() and not (allow_procedural and fallbacks):
-        espeak_path()  # raises TTSUnavailableError with the install hint
-    for i, item in enumerate(items):
-        voice = random_voice(np.random.default_rng([seed, i, 1]))
-        if fallbacks:
-            item["audio"], origin = spoken_or_procedural(item["caption"], fallbacks[i], voice)
-        else:
-            item["audio"], origin = speak(item["caption"], voice), "espeak-ng"
-        item["labels"].update(accent=ACCENTS.index(voice.accent), variant=VARIANTS.index(voice.variant))
-        item["meta"] = {
-            "voice": voice.espeak_name,
-            "speed": voice.speed,
-            "pitch": voice.pitch,
-            "audio": origin,
-        }
-    return items
-
-
-def write_spoken_captions(
-    out_dir: str | Path,
-    source: str,
-    n: int,
-    seed: int = 0,
-    allow_procedural: bool = False,
-    overwrite: bool = False,
-) -> int:
-    """Write :func:`spoken_pairs` on disk (PNG + 16 kHz PCM16 WAV + captions.jsonl); return the count."""
-    from mmtutorial.data.disk import DatasetWriter
-
-    items = spoken_pairs(source, n, seed, allow_procedural)
-    origins = sorted({item["meta"]["audio"] for item in items})
-    extra = {
-        "source": source,
-        "audio_source": origins,
-        "tts": "espeak-ng " + espeak_version() if "espeak-ng" in origins else None,
-        "label_names": {"accent": list(ACCENTS), "variant": list(VARIANTS)},
-    }
-    if source == "emoji":
-        from mmtutorial.data.emoji import CREDIT, LICENCE, label_names
-
-        names = label_names()
-        extra["label_names"].update(group=names["group"], subgroup=names["subgroup"])
-        extra.update(licence=LICENCE, credit=CREDIT)
-    else:
-        from mmtutorial.data.world import ShapesWorld, WorldConfig
-
-        extra["label_names"].update(ShapesWorld(WorldConfig(seed=seed)).label_names)
-    with DatasetWriter(
-        out_dir,
-        name=f"spoken-{source}",
-        generator="mmtutorial.data.speech.spoken_pairs",
-        generator_version="1",
-        seed=seed,
-        extra=extra,
-        overwrite=overwrite,
-    ) as writer:
-        for item in items:
-            writer.add(
-                item["id"],
-                item["caption"],
-                item["labels"],
-                image=item["image"],
-                audio=item["audio"],
-                sample_rate=SAMPLE_RATE,
-                meta=item["meta"],
-            )
-    return len(items)
-
-
 def espeak_version() -> str:
     """espeak-ng's version string, e.g. '1.51'."""
     out = subprocess.run([espeak_path(), "--version"], capture_output=True, text=True).stdout
     return out.split(":")[1].split()[0] if ":" in out else out.strip()
+
+
+# moved to mmtutorial.data.writers (the dataset writers live together); still importable from here
+_MOVED = ("iter_spoken_pairs", "spoken_pairs", "write_spoken_captions")
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import mmtutorial.data.writers as writers
+
+        return getattr(writers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,10 +3,13 @@
 A *scene* is 1-3 coloured shapes on a black canvas, plus one motion for the whole scene. From it we render
 
 * an **image**  ``uint8 (H, W, 3)``: each shape pasted from a mask precomputed per (shape, pixel size);
-* a **caption** in English, drawn from several templates and paraphrases (seeded per sample);
+* a **caption** in English, drawn from several templates and paraphrases (seeded per sample; see
+  :mod:`mmtutorial.data.captions`);
 * **audio** ``float32 (L,)`` at 16 kHz: one tone per shape, left-to-right in time order, where
   colour -> pitch (fundamental frequency), shape -> timbre (harmonic recipe), size -> loudness;
 * **video** ``uint8 (T, H, W, 3)``: frame 0 is the image, then every shape moves as ``scene.motion`` says.
+
+The vocabularies (``PALETTE``, ``PITCH_HZ``, ...) live in :mod:`mmtutorial.data.vocabulary`.
 
 Determinism: scene ``i`` depends only on ``(config, i)``. Every random draw for it comes from a numpy
 ``Generator`` seeded with ``SeedSequence([seed, i, split, stream])``, so the same seed and index give the same
@@ -18,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,70 +30,28 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from mmtutorial._validate import check_choice, check_positive
+from mmtutorial.data.captions import _ALL_TEMPLATE_TEXT, _caption, caption_shapes
+from mmtutorial.data.tensors import collate, to_float_tensor
+from mmtutorial.data.vocabulary import (
+    ALL_MOTIONS,
+    ALL_SHAPES,
+    HARMONICS,
+    LOUDNESS,
+    MOTION_VECTOR,
+    NUMBER_WORDS,
+    PALETTE,
+    PITCH_HZ,
+    SIZE_FRACTION,
+    SIZE_WORDS,
+)
 
 GENERATOR_VERSION = "2"  # 2: crowded scenes are redrawn, never shrunk or trimmed
 
-# ---- vocabularies ------------------------------------------------------------------------------------------
-ALL_SHAPES = ("circle", "square", "triangle", "star", "cross")
-# RGB of every colour the world knows; a config picks a subset. Far apart so a pixel's colour is unambiguous.
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (230, 40, 40),
-    "orange": (250, 140, 20),
-    "yellow": (240, 220, 40),
-    "green": (40, 180, 60),
-    "cyan": (40, 210, 220),
-    "blue": (50, 90, 230),
-    "purple": (150, 60, 200),
-    "pink": (250, 130, 200),
-    "brown": (140, 80, 30),
-    "gray": (128, 128, 128),
-    "white": (240, 240, 240),
-}
-# colour -> pitch: palette order climbs in steps of three semitones from A3 (220 Hz): f_k = 220 * 2^(3k/12).
-PITCH_HZ: dict[str, float] = {c: 220.0 * 2.0 ** (3 * k / 12) for k, c in enumerate(PALETTE)}
-# shape -> timbre: relative amplitudes of harmonics 1, 2, 3, ... (the fundamental is always the loudest).
-HARMONICS: dict[str, tuple[float, ...]] = {
-    "circle": (1.0,),  # a pure sine
-    "square": (1.0, 0.0, 0.45, 0.0, 0.3, 0.0, 0.2),  # odd harmonics only
-    "triangle": (1.0, 0.6, 0.3),  # a few, decaying fast
-    "star": (1.0, 0.7, 0.6, 0.5, 0.4, 0.3),  # bright: many harmonics
-    "cross": (1.0, 0.75, 0.0, 0.5),  # fundamental, octave and double octave
-}
-# size -> side of the shape's box as a fraction of the image side, and loudness (peak amplitude) of its tone.
-SIZE_FRACTION: dict[str, float] = {"small": 0.2, "medium": 0.27, "large": 0.34}
-LOUDNESS: dict[str, float] = {"small": 0.3, "medium": 0.5, "large": 0.8}
-ALL_MOTIONS = ("still", "up", "down", "left", "right")
-MOTION_VECTOR: dict[str, tuple[int, int]] = {
-    "still": (0, 0),
-    "up": (0, -1),
-    "down": (0, 1),
-    "left": (-1, 0),
-    "right": (1, 0),
-}
 _PLACE_RETRIES = 500  # 4 large moving shapes in 64 px fit in ~5% of random draws: retry plenty
 MOTION_FRACTION = 0.2  # a moving shape travels this fraction of the image side from first to last frame
-
-SIZE_WORDS: dict[str, tuple[str, ...]] = {
-    "small": ("small", "little"),
-    "medium": ("medium", "mid-sized"),
-    "large": ("large", "big"),
-}
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
+MAX_SAMPLE_BYTES = 256 * 2**20  # one sample's image + video + audio; 64 px with 8 frames is ~0.2 MiB
 _SPLIT_CODE = {"all": 0, "train": 0, "test": 1}
 _IMAGE_NOISE, _AUDIO_NOISE, _VIDEO_NOISE = 2, 3, 4  # separate streams for noise, used only if noise > 0
-
-
-def to_float_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """uint8 channels-last ``(..., H, W, 3)`` -> float32 channels-first ``(..., 3, H, W)``: x / 255.
-
-    Divides in numpy straight into a contiguous buffer: for a video that is ~10x faster than torch's
-    ``permute().float()`` on a strided view, and bit-identical to it.
-    """
-    axes = (*range(pixels.ndim - 3), pixels.ndim - 1, pixels.ndim - 3, pixels.ndim - 2)
-    t = pixels.transpose(axes)
-    out = np.empty(t.shape, dtype=np.float32)
-    np.divide(t, np.float32(255.0), out=out)
-    return torch.from_numpy(out)
 
 
 @dataclass(frozen=True)
@@ -125,6 +85,12 @@ class WorldConfig:
         for name in ("shapes", "colors", "sizes", "motions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "holdout", tuple(tuple(c) for c in self.holdout))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0 (numpy seeds are non-negative), got {self.seed!r}")
+        for name in ("image_size", "min_shapes", "max_shapes", "n_frames", "sample_rate", "length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an int, got {value!r}")
         check_positive("image_size", self.image_size)
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16, got {self.image_size}")
@@ -138,6 +104,18 @@ class WorldConfig:
         check_positive("audio_seconds", self.audio_seconds)
         check_positive("noise", self.noise, allow_zero=True)
         check_positive("length", self.length)
+        if self.noise > 1:
+            raise ValueError(f"noise must be in [0, 1] (a std on the [0, 1] scale), got {self.noise!r}")
+        # one sample is rendered in memory: refuse sizes that cannot fit rather than exhaust the machine
+        sample_bytes = (
+            3 * self.image_size**2 * (1 + self.n_frames) + 4 * self.sample_rate * self.audio_seconds
+        )
+        if sample_bytes > MAX_SAMPLE_BYTES:
+            raise ValueError(
+                f"image_size={self.image_size}, n_frames={self.n_frames}, sample_rate={self.sample_rate} and "
+                f"audio_seconds={self.audio_seconds} make one sample {sample_bytes / 2**20:.0f} MiB; "
+                f"the most a sample may hold is {MAX_SAMPLE_BYTES // 2**20} MiB"
+            )
         check_choice("split", self.split, tuple(_SPLIT_CODE))
         for name, known in (
             ("shapes", ALL_SHAPES),
@@ -593,107 +571,26 @@ class ShapesWorld(torch.utils.data.Dataset):
         return self.get(int(i))
 
 
-# ---- captions ----------------------------------------------------------------------------------------------
-# "{}" slots are filled by code; every other word is part of the vocabulary.
-_ONE = (
-    "{}",
-    "there is {}",
-    "a picture of {}",
-    "an image showing {}",
-    "{} on a black background",
-    "{} on the {}",
-)
-_MANY = (
-    "{}",
-    "there is {}",
-    "a picture of {}",
-    "an image showing {}",
-    "{} shapes showing {}",
-    "{} on a black background",
-)
-_REL = {
-    "left": ("left of", "to the left of", "on the left of"),
-    "right": ("right of", "to the right of", "on the right of"),
-}
-_MOVE_ONE = ("moving {}", "going {}", "drifting {}")
-_MOVE_MANY = ("all moving {}", "that move {}", "drifting {} together")
-_STILL = ("standing still", "not moving")
-_JOIN = ("and", "and also")
-_ALL_TEMPLATE_TEXT = (
-    _ONE + _MANY + sum(_REL.values(), ()) + _MOVE_ONE + _MOVE_MANY + _STILL + _JOIN + ("left", "right")
-)
-
-
-def _pick(rng: _Draws, options: Sequence[str]) -> str:
-    return rng.choice(options)
-
-
-def _phrase(s: ShapeSpec, rng: _Draws) -> str:
-    return f"a {_pick(rng, SIZE_WORDS[s.size])} {s.color} {s.shape}"
-
-
-def _caption(scene: Scene, rng: _Draws, image_size: int, motion: bool) -> str:
-    shapes = scene.shapes
-    main = shapes[0]
-    if len(shapes) == 1:
-        t = _pick(rng, _ONE)
-        side = "left" if main.x < image_size / 2 else "right"
-        text = t.format(_phrase(main, rng), side) if t.count("{}") == 2 else t.format(_phrase(main, rng))
-    else:
-        rels = []
-        for s in shapes[1:]:
-            word = "left" if main.x < s.x else "right"
-            rels.append(f"{_pick(rng, _REL[word])} {_phrase(s, rng)}")
-        if len(shapes) == 2 and rng.uniform() < 0.5:  # the other way round: "B right of A"
-            s = shapes[1]
-            word = "right" if main.x < s.x else "left"
-            body = f"{_phrase(s, rng)} {_pick(rng, _REL[word])} {_phrase(main, rng)}"
-        else:
-            body = f"{_phrase(main, rng)} " + f" {_pick(rng, _JOIN)} ".join(rels)
-        t = _pick(rng, _MANY)
-        text = t.format(NUMBER_WORDS[len(shapes)], body) if t.count("{}") == 2 else t.format(body)
-    if motion:
-        if scene.motion != "still":
-            text += " " + _pick(rng, _MOVE_ONE if len(shapes) == 1 else _MOVE_MANY).format(scene.motion)
-        elif rng.uniform() < 0.3:
-            text += " " + _pick(rng, _STILL)
-    return text
-
-
-_WORD_SIZE = {w: z for z, words in SIZE_WORDS.items() for w in words}
-_TRIPLE = re.compile(
-    r"\ba ({}) ({}) ({})\b".format("|".join(_WORD_SIZE), "|".join(PALETTE), "|".join(ALL_SHAPES))
-)
-
-
-def caption_shapes(caption: str) -> list[tuple[str, str, str]]:
-    """The ``(shape, colour, size)`` of every shape a caption names, in order of mention.
-
-    Reads phrases of the form "a <size word> <colour> <shape>" (size synonyms such as "big" map back to
-    "large"), e.g. ``caption_shapes("a big red star left of a small blue circle")`` ->
-    ``[("star", "red", "large"), ("circle", "blue", "small")]``.
-    """
-    if not isinstance(caption, str):
-        raise ValueError(f"caption must be a str, got {type(caption).__name__}")
-    return [(shape, color, _WORD_SIZE[z]) for z, color, shape in _TRIPLE.findall(caption.lower())]
-
-
-def collate(batch: Sequence[dict]) -> dict:
-    """Stack samples: tensors -> ``(B, ...)``, captions -> list[str], labels -> ``{k: LongTensor (B,)}``."""
-    if not batch:
-        raise ValueError("batch must not be empty")
-    out: dict = {}
-    for key in batch[0]:
-        values = [b[key] for b in batch]
-        if key == "labels":
-            out[key] = {k: torch.tensor([v[k] for v in values], dtype=torch.long) for k in values[0]}
-        elif isinstance(values[0], torch.Tensor):
-            shapes = {tuple(v.shape) for v in values}
-            if len(shapes) != 1:
-                raise ValueError(
-                    f"batch[*][{key!r}] must share one shape to be stacked, got {sorted(shapes)}"
-                )
-            out[key] = torch.stack(values)
-        else:
-            out[key] = values
-    return out
+# re-exported: these lived here before the split, and chapters import them from here
+__all__ = [
+    "ALL_MOTIONS",
+    "ALL_SHAPES",
+    "GENERATOR_VERSION",
+    "HARMONICS",
+    "LOUDNESS",
+    "MOTION_VECTOR",
+    "NUMBER_WORDS",
+    "PALETTE",
+    "PITCH_HZ",
+    "SIZE_FRACTION",
+    "SIZE_WORDS",
+    "Scene",
+    "ShapeSpec",
+    "ShapesWorld",
+    "WorldConfig",
+    "caption_shapes",
+    "collate",
+    "shape_mask",
+    "shape_pixels",
+    "to_float_tensor",
+]
