@@ -1,4 +1,4 @@
-"""The one interface every encoder returns (see DESIGN.md).
+"""The contract every layer shares: what an encoder returns, and the masked mean that pools it.
 
 An encoder maps a batch of one modality to
 - ``tokens``: ``(B, T, D)`` a sequence of feature vectors (patches, words, frames, ...);

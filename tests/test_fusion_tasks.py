@@ -172,3 +172,20 @@ def test_benchmark_script_runs_tiny(capsys):
     assert "late_concat" in out and "gmu" in out and "audio_noise_auc" in out
     assert len(df) == 4 and set(df.task) == {"match", "color"}
     assert torch.get_num_threads() == 1
+
+
+def test_training_leaves_the_global_rng_alone_and_returns_the_fit(color):
+    from mmtutorial.fusion_tasks import train_classifier
+    from mmtutorial.models import UnimodalMLP
+    from mmtutorial.training import FitResult
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    model = UnimodalMLP("audio", 24, 6)
+    torch.manual_seed(123)
+    result = train_classifier(model, color, epochs=1)
+    train_fusion("gmu", color, epochs=1)
+    assert torch.equal(torch.rand(3), expected)  # neither seeded the caller's generator
+    assert isinstance(result, FitResult) and result.model is model
+    assert len(result.losses()) == color.size("train") // 64

@@ -1,4 +1,4 @@
-"""TwoTowerCLIP: shapes, normalisation, clamped learnable scale, loss decreases when trained."""
+"""Models: TwoTowerCLIP (shapes, normalisation, clamped scale, no loss inside, trains), the classifiers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from mmtutorial.encoders import EncoderOutput, ImageCNN
-from mmtutorial.models import TwoTowerCLIP
+from mmtutorial.losses import clip_loss
+from mmtutorial.models import FusionClassifier, TwoTowerCLIP, UnimodalMLP
 
 
 class BagOfWords(nn.Module):
@@ -67,10 +68,10 @@ def test_training_lowers_the_loss():
     m = model()
     img, txt = batch(8)
     opt = torch.optim.Adam(m.parameters(), lr=1e-2)
-    first = m.loss(img, txt).item()
+    first = clip_loss(*m(img, txt)).item()
     for _ in range(30):
         opt.zero_grad()
-        loss = m.loss(img, txt)
+        loss = clip_loss(*m(img, txt))
         loss.backward()
         opt.step()
     assert loss.item() < 0.5 * first
@@ -84,3 +85,34 @@ def test_bad_construction_is_a_value_error():
     m = TwoTowerCLIP(nn.Identity(), nn.Identity(), dim_a=3, dim_b=3)
     with pytest.raises(ValueError, match="must return EncoderOutput"):
         m.encode_a(torch.zeros(2, 3))
+
+
+def test_the_model_holds_no_loss():
+    """As open_clip: the loss is chosen by the caller; the model module imports no loss."""
+    import ast
+    import inspect
+
+    import mmtutorial.models.clip as clip_module
+
+    assert not hasattr(TwoTowerCLIP, "loss")
+    tree = ast.parse(inspect.getsource(clip_module))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not any("losses" in (m or "") for m in imported)
+
+
+def test_classifiers_give_logits_and_name_a_missing_modality():
+    from mmtutorial.fusion import make_fusion
+
+    g = torch.Generator().manual_seed(0)
+    inputs = {
+        m: EncoderOutput(
+            t := torch.randn(5, 3, d, generator=g), torch.ones(5, 3, dtype=torch.bool), t.mean(1)
+        )
+        for m, d in (("image", 8), ("audio", 6))
+    }
+    fc = FusionClassifier(make_fusion("late_concat", {"image": 8, "audio": 6}, 16), n_classes=4)
+    assert fc(inputs).shape == (5, 4)
+    uni = UnimodalMLP("audio", 6, n_classes=3)
+    assert uni(inputs).shape == (5, 3)
+    with pytest.raises(ValueError, match="'audio'.*missing"):
+        uni({"image": inputs["image"], "audio": None})

@@ -7,7 +7,6 @@ Pretrained, offline: ``pretrained_text_encoder()`` (all-MiniLM-L6-v2), ``pretrai
 """
 
 from mmtutorial.encoders.audio import AudioCNN, AudioTransformer, LogMel
-from mmtutorial.encoders.base import EncoderOutput, masked_mean
 from mmtutorial.encoders.common import (
     MultiHeadSelfAttention,
     TransformerBlock,
@@ -29,6 +28,7 @@ from mmtutorial.encoders.pretrained import (
 )
 from mmtutorial.encoders.text import TextTokenizer, TextTransformer, train_caption_tokenizer
 from mmtutorial.encoders.video import Conv2Plus1D, VideoCNN, VideoTransformer
+from mmtutorial.types import EncoderOutput, masked_mean
 
 __all__ = [
     "IMAGENET_MEAN",

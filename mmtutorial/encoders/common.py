@@ -13,10 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmtutorial._validate import check_positive
+from mmtutorial.types import masked_mean
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of scalar parameters in ``module`` (only those with ``requires_grad`` if ``trainable_only``)."""
+    """Number of scalar parameters in ``module`` (only those with ``requires_grad`` if ``trainable_only``).
+
+    The package's one parameter counter: everything by default, trainable ones on request.
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -84,6 +88,4 @@ class TransformerStack(nn.Module):
 
 def pool(tokens: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     """``(B, T, D) -> (B, D)``: ``"cls"`` takes token 0, ``"mean"`` the mean over real tokens."""
-    from mmtutorial.encoders.base import masked_mean
-
     return tokens[:, 0] if how == "cls" else masked_mean(tokens, mask)

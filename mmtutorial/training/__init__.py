@@ -15,6 +15,7 @@ from mmtutorial.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from mmtutorial.training.classify import train_classifier
 from mmtutorial.training.config import (
     RUNTIME_KEYS,
     TrainConfig,
@@ -60,4 +61,5 @@ __all__ = [
     "seed_everything",
     "set_rng_state",
     "steps_per_epoch",
+    "train_classifier",
 ]

@@ -121,6 +121,9 @@ def fit(
     Returns:
         :class:`FitResult` with the trained (unwrapped) model and every row logged by this call.
 
+    The python, numpy and torch generators are seeded from ``config.seed`` (or restored from the
+    checkpoint) for the run, and set back to the caller's states on return.
+
     Example::
 
         from mmtutorial.training import TrainConfig, TensorDictDataset, fit
@@ -132,6 +135,18 @@ def fit(
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig (or subclass), got {type(config).__name__}")
+    caller_rng = (
+        rng_state()
+    )  # fit is seeded from config.seed and hands the caller's generators back untouched
+    try:
+        return _fit(model, loss_fn, data, config, eval_fn, out_dir, resume, stop_at, collate_fn, num_workers)
+    finally:
+        set_rng_state(caller_rng)
+
+
+def _fit(
+    model, loss_fn, data, config, eval_fn, out_dir, resume, stop_at, collate_fn, num_workers
+) -> FitResult:
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir (where the checkpoint is)")
     stop = config.steps if stop_at is None else int(stop_at)
