@@ -11,7 +11,6 @@ from torch import nn
 
 from mmtutorial.data import ShapesWorld, WorldConfig
 from mmtutorial.data.masks import attribute_mask, grid_mask, object_masks
-from mmtutorial.encoders.base import EncoderOutput, masked_mean
 from mmtutorial.eval.interpret import (
     cross_attention_maps,
     grad_cam,
@@ -21,6 +20,7 @@ from mmtutorial.eval.interpret import (
     upsample_map,
 )
 from mmtutorial.fusion import make_fusion
+from mmtutorial.types import EncoderOutput, masked_mean
 
 
 def small_cnn(seed: int = 0) -> nn.Module:

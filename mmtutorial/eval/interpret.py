@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmtutorial._validate import check_positive, check_tensor
-from mmtutorial.encoders.base import EncoderOutput
 from mmtutorial.fusion.attention import CrossAttention
 from mmtutorial.fusion.base import safe_key_padding_mask
+from mmtutorial.types import EncoderOutput
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
