@@ -2,7 +2,9 @@
 
 Layout (as Liger-Kernel lays out its ops): ``tiles.py`` / ``clip_kernels.py`` / ``siglip_kernels.py`` hold the
 ``@triton.jit`` code only; ``clip_function.py`` / ``siglip_function.py`` the autograd Functions that launch it;
-this file the entry points. Neither loss ever holds the N x N logits: memory is O(N*D), work 8*N^2*D FLOPs.
+``grad_chunks.py`` the cuBLAS half of the chunked backward (large D); this file the entry points. Neither loss
+ever holds the N x N logits: memory is O(N*D) (plus a (C, N) chunk of 16-bit gradient weights in the chunked
+backward), work 8*N^2*D FLOPs.
 
 Runs on CUDA tensors, or on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1`` set in the
 environment before this package is imported); otherwise on CPU it raises ``RuntimeError``.
@@ -38,6 +40,7 @@ def clip_loss_triton(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor
 
     Raises:
         RuntimeError: CPU tensors without the interpreter, or a dtype other than fp32/bf16/fp16.
+        ValueError: ``logit_scale <= 0`` (the kernel's column bound needs a positive scale).
     """
     check_device(a, clip_fwd_kernel)
     check_dtype(a)

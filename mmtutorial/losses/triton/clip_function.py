@@ -2,9 +2,11 @@
 
 Saved for backward: a, b (the inputs themselves), the scale, row and column log-sum-exp (N floats each).
 Work: forward 2*N^2*D FLOPs; backward recomputes each tile (2*N^2*D) and forms both gradient products
-(4*N^2*D): 8*N^2*D in all, the minimum without storing N x N. Extra memory beyond inputs and gradients:
-one fp32 (N, D) buffer that collects grad_b by atomic adds, fp32 (BLOCK_M, D) accumulators for the
-backward's persistent programs (2 per SM), and O(N) statistics.
+(4*N^2*D): 8*N^2*D in all, the minimum without storing N x N. Backward, by D (launch.backward_path):
+- fused (small D): one kernel; extra memory one fp32 (N, D) buffer for grad_b plus an fp32 (128, D) scratch
+  per program (one program per SM);
+- chunked (large D): a kernel writes g in 16-bit chunks of C rows, cuBLAS forms the products (grad_chunks.py);
+  extra memory the fp32 (N, D) buffer, the (C, N) chunk and O(N).
 """
 
 from __future__ import annotations
@@ -12,8 +14,19 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .clip_kernels import clip_bwd_kernel, clip_fwd_kernel
-from .launch import MAX_BLOCK_M, dot_precision, launch, max_programs, strides
+from .clip_kernels import clip_bwd_kernel, clip_fwd_kernel, clip_grad_logits_kernel
+from .grad_chunks import products_by_chunks
+from .launch import (
+    MAX_BLOCK_M,
+    backward_path,
+    bucket,
+    dot_precision,
+    g_scale,
+    grad_chunk_rows,
+    launch,
+    max_programs,
+    strides,
+)
 
 # exp(-2u) must stay a normal fp64 number: 2 * 350 = 700 < 708 = -log(smallest normal fp64).
 _MAX_BOUND = 350.0
@@ -24,11 +37,11 @@ def _row_lse(a, b, s, u, col_acc, N, D, col_stats):
     diag = torch.empty(N, device=a.device, dtype=torch.float32)
     launch(
         clip_fwd_kernel,
-        backward=False,
+        kind="fwd",
         reset=("col_acc_ptr",),
-        N=N,
+        rows=N,
         D=D,
-        args=(a, b, s, u, lse, diag, col_acc, N, D, *strides(a, b)),
+        args=(a, b, s, u, lse, diag, col_acc, N, D, bucket(N), *strides(a, b)),
         COL_STATS=col_stats,
         PRECISION=dot_precision(a.dtype),
     )
@@ -42,11 +55,17 @@ class ClipLossFunction(torch.autograd.Function):
     def forward(ctx, a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
         N, D = a.shape
         s = logit_scale.detach().to(torch.float32).reshape(())
-        # Column reference u_j = s * ||b_j|| * max_i ||a_i|| >= max_i l_ij (Cauchy-Schwarz), O(N*D).
+        # Column reference u_j = s * ||b_j|| * max_i ||a_i|| >= max_i l_ij (Cauchy-Schwarz, needs s > 0), O(N*D).
         a_norm = torch.linalg.vector_norm(a, dim=1, dtype=torch.float32)
         u = (s * torch.linalg.vector_norm(b, dim=1, dtype=torch.float32) * a_norm.max()).contiguous()
+        s_value, u_max = torch.stack([s, u.max()]).tolist()  # one host sync for both decisions
+        if not s_value > 0:
+            raise ValueError(
+                f"logit_scale must be positive (the kernel's column bound u_j = s |b_j| max|a_i| needs it), "
+                f"got {s_value}"
+            )
+        one_pass = u_max <= _MAX_BOUND
         col_acc = torch.zeros(N, device=a.device, dtype=torch.float64)
-        one_pass = float(u.max()) <= _MAX_BOUND  # one host sync: decides between one pass and two
         r, diag = _row_lse(a, b, s, u, col_acc, N, D, col_stats=one_pass)
         if one_pass:
             c = (u.double() + torch.log(col_acc)).float()
@@ -56,33 +75,55 @@ class ClipLossFunction(torch.autograd.Function):
             c, _ = _row_lse(b, a, s, u, col_acc, N, D, col_stats=False)
         ld = s * diag  # l_ii
         loss = ((r - ld).double().mean() + (c - ld).double().mean()) / 2
-        ctx.save_for_backward(a, b, s, r, c, diag)
+        ctx.save_for_backward(a, b, s, r, c)
         return loss.float()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
-        a, b, s, r, c, diag = ctx.saved_tensors
+        a, b, s, r, c = ctx.saved_tensors
         N, D = a.shape
-        programs = max_programs(N, a.device)
-        acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
-        ga = torch.empty_like(a, memory_format=torch.contiguous_format)
-        gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
-        gs = torch.zeros((), device=a.device, dtype=torch.float64)
-        # dLoss/dl_ij = (g_ij - 2 delta_ij) / (2N), g summed by the kernel; k scales grad_a and grad_b.
+        need_a, need_b, need_s = ctx.needs_input_grad
+        # dLoss/dl_ij = g_ij / (2N), g with its -2 delta_ij; k scales grad_a and grad_b (and undoes G_SCALE).
         coef = grad_out.to(torch.float32) / (2 * N)
-        k = (coef * s).reshape(())
-        launch(
-            clip_bwd_kernel,
-            backward=True,
-            reset=("gb_ptr", "gs_ptr"),
-            N=N,
-            D=D,
-            programs=programs,
-            args=(a, b, s, k, r, c, ga, acc, gb, gs, N, D, *strides(a, b)),
-            PRECISION=dot_precision(a.dtype),
-        )
-        del acc
-        grad_b = gb.add_(a, alpha=-2.0).mul_(k).to(b.dtype) if ctx.needs_input_grad[1] else None
-        grad_s = (coef * (gs - 2.0 * diag.double().sum()).float()) if ctx.needs_input_grad[2] else None
-        return ga if ctx.needs_input_grad[0] else None, grad_b, grad_s
+        gscale = g_scale(a.dtype)
+        k = (coef * s / gscale).reshape(())
+        meta = dict(PRECISION=dot_precision(a.dtype), G_SCALE=gscale)
+        if backward_path(D) == "chunked":
+            gs_rows = torch.zeros(N, device=a.device, dtype=torch.float32)
+
+            def write_chunk(r0, rows, out):
+                launch(
+                    clip_grad_logits_kernel,
+                    kind="grad",
+                    reset=("gs_ptr",),
+                    rows=rows,
+                    cols=N,
+                    D=D,
+                    args=(a, b, s, r, c, out, gs_rows, r0, rows, N, D, bucket(N), *strides(a, b)),
+                    **meta,
+                )
+
+            rows = grad_chunk_rows(N, a.element_size())
+            ga, gb = products_by_chunks(a, b, rows, write_chunk, k, need_a, need_b)
+            gs = gs_rows.double().sum()
+        else:
+            programs = max_programs(N, a.device)
+            acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
+            ga = torch.empty_like(a, memory_format=torch.contiguous_format)
+            gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
+            gs = torch.zeros((), device=a.device, dtype=torch.float64)
+            launch(
+                clip_bwd_kernel,
+                kind="bwd",
+                reset=("gb_ptr", "gs_ptr"),
+                rows=N,
+                D=D,
+                programs=programs,
+                args=(a, b, s, k, r, c, ga, acc, gb, gs, N, D, bucket(N), *strides(a, b)),
+                **meta,
+            )
+            del acc
+        grad_b = gb.mul_(k).to(b.dtype) if need_b else None
+        grad_s = (coef * gs.float()).reshape(()) if need_s else None
+        return ga if need_a else None, grad_b, grad_s

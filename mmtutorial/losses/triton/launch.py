@@ -1,9 +1,15 @@
-"""How the kernels are launched: interpreter or GPU, block sizes, autotuning, strides.
+"""How the kernels are launched: interpreter or GPU, block sizes, autotuning, occupancy, backward choice.
 
 Under ``TRITON_INTERPRET=1`` (set before this package is imported) every kernel is a Python/numpy
 ``InterpretedFunction`` that runs on CPU tensors. There each program step costs ~1 ms whatever the block size,
 so blocks are as large as the problem allows and nothing is autotuned. On a GPU the kernels are autotuned over
-a few Hopper-friendly configurations, keyed on (N, D) and the dtypes.
+a few Hopper-friendly configurations, keyed on the next power of two of N (``N_BUCKET``), D and the dtypes,
+so a training run whose batch size varies a little does not re-tune at every new N.
+
+Environment switches (read at each call):
+- ``MMTUTORIAL_TRITON_AUTOTUNE=0``: first configuration only (quick correctness runs);
+- ``MMTUTORIAL_TRITON_BWD=fused|chunked``: force a backward (default: the rule in :func:`backward_path`);
+- ``MMTUTORIAL_GRAD_CHUNK_MIB``: memory budget of the chunked backward's 16-bit chunk of g (default 512).
 """
 
 from __future__ import annotations
@@ -15,21 +21,34 @@ import torch
 import triton
 
 # (BLOCK_M, BLOCK_N, BLOCK_D, num_warps, num_stages); the first of each list is the default when autotuning
-# is off (MMTUTORIAL_TRITON_AUTOTUNE=0, e.g. for quick correctness runs that would otherwise compile them all).
-# The defaults are modest enough that fp32 tiles fit in shared memory too. Compiled for sm_90 without a GPU
-# (benchmarks/triton_sm90_compile.py), the bf16 defaults use 24 KB / 72 KB of shared memory and spill
-# at most 40 bytes per thread.
-_FWD_CONFIGS = [
+# is off. Resources of each, compiled for sm_90 with the JIT's specialisation: benchmarks/triton_sm90_compile.py.
+FWD_CONFIGS = [
     (128, 64, 64, 4, 3),
     (128, 128, 64, 8, 3),
     (64, 128, 64, 4, 4),
     (128, 128, 128, 8, 2),
 ]
-_BWD_CONFIGS = [
+BWD_CONFIGS = [  # the fused backward
     (128, 64, 64, 8, 2),
     (64, 64, 64, 4, 2),
     (128, 128, 64, 8, 2),
 ]
+GRAD_CONFIGS = [  # the chunked backward's g-writing kernel: a forward tile plus a 16-bit store
+    (128, 128, 64, 8, 3),
+    (128, 64, 64, 4, 3),
+    (64, 128, 64, 4, 4),
+    (128, 256, 64, 8, 3),
+]
+MAX_BLOCK_M = max(c[0] for c in BWD_CONFIGS)  # sizes the fused backward's per-program accumulators
+# Fused backward programs per SM. The bf16 builds of BWD_CONFIGS use 150-255 registers per thread at 8 warps or
+# 72+ KB of shared memory: one CTA fits per SM (the compile report's "CTA/SM" column, checked by a test), so a
+# second program per SM would only double the fp32 scratch without running at the same time.
+BWD_CTAS_PER_SM = 1
+CHUNKED_BWD_MIN_D = 512  # from this D on, the chunked backward (cuBLAS products); below, the fused one
+MAX_CHUNK_ROWS = 4096
+
+GRAD_CHUNK_ROWS: int | None = None  # tests: force the chunked backward's rows per chunk
+INTERPRETER_BLOCKS: tuple[int, int, int] | None = None  # tests: (BLOCK_M, BLOCK_N, BLOCK_D), interpreter only
 
 
 def interpreting(kernel: object) -> bool:
@@ -71,63 +90,113 @@ def dot_precision(dtype: torch.dtype) -> str:
     return "tf32"
 
 
+def g_scale(dtype: torch.dtype) -> float:
+    """Power of two the gradient weights g (|g| <= 2) are multiplied by before their 16-bit cast.
+
+    fp16 has a narrow exponent: off-diagonal g ~ (1 - p_ii) / N (8e-9 at N = 65,536, p_ii = 0.9995) would round
+    to zero. Times 2^14 they are normal there (and subnormal but kept, in 0.2% steps, at N = 262,144), while
+    |g| <= 2^15 < 65,504; a power of two adds no rounding. bf16 and fp32 have fp32's exponent range: 1.
+    """
+    return 2.0**14 if dtype == torch.float16 else 1.0
+
+
 def strides(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int, int, int]:
     """(stride_an, stride_ad, stride_bn, stride_bd): the kernels read any 2-D layout without a copy."""
     return (a.stride(0), a.stride(1), b.stride(0), b.stride(1))
+
+
+def bucket(n: int) -> int:
+    """The autotuner's key for N: its next power of two."""
+    return triton.next_power_of_2(n)
 
 
 def _block(n: int, cap: int) -> int:
     return max(16, min(cap, triton.next_power_of_2(n)))
 
 
+_CONFIGS = {"fwd": FWD_CONFIGS, "bwd": BWD_CONFIGS, "grad": GRAD_CONFIGS}
+
+
 @functools.cache
-def _tuned(kernel: object, backward: bool, reset: tuple[str, ...]) -> object:
+def _tuned(kernel: object, kind: str, reset: tuple[str, ...], first_only: bool) -> object:
     configs = [
         triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_D": d}, num_warps=w, num_stages=st)
-        for m, n, d, w, st in (_BWD_CONFIGS if backward else _FWD_CONFIGS)
+        for m, n, d, w, st in _CONFIGS[kind]
     ]
-    if os.environ.get("MMTUTORIAL_TRITON_AUTOTUNE", "1") == "0":
-        configs = configs[:1]
     # reset_to_zero: the accumulators receive atomic adds, so every trial run must start from zeros.
-    return triton.autotune(configs=configs, key=["N", "D"], reset_to_zero=list(reset))(kernel)
-
-
-INTERPRETER_BLOCKS: tuple[int, int, int] | None = (
-    None  # (BLOCK_M, BLOCK_N, BLOCK_D) override, interpreter only
-)
-MAX_BLOCK_M = 128  # the largest BLOCK_M of any configuration: sizes the backward's per-program accumulators
+    return triton.autotune(
+        configs=configs[:1] if first_only else configs, key=["N_BUCKET", "D"], reset_to_zero=list(reset)
+    )(kernel)
 
 
 def max_programs(N: int, device: torch.device) -> int:
-    """How many programs a persistent (backward) launch may use: two per SM on a GPU, one per row block else."""
+    """How many programs the persistent (fused) backward may use: BWD_CTAS_PER_SM per SM, one per row block on
+    the CPU. Its fp32 scratch holds ``max_programs * MAX_BLOCK_M * D`` numbers."""
     if device.type == "cuda":
-        return 2 * torch.cuda.get_device_properties(device).multi_processor_count
+        return BWD_CTAS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
     return triton.cdiv(N, _block(N, MAX_BLOCK_M))
+
+
+def backward_path(D: int) -> str:
+    """``"chunked"`` (g in 16-bit chunks, products by cuBLAS) for D >= CHUNKED_BWD_MIN_D, else ``"fused"``.
+
+    The threshold is provisional until benchmarks/gpu_check.sh has timed both paths on a GPU.
+    """
+    forced = os.environ.get("MMTUTORIAL_TRITON_BWD", "")
+    if forced in ("fused", "chunked"):
+        return forced
+    return "chunked" if D >= CHUNKED_BWD_MIN_D else "fused"
+
+
+def grad_chunk_rows(N: int, element_bytes: int) -> int:
+    """Rows C of g per chunk of the chunked backward: the largest power of two <= MAX_CHUNK_ROWS whose
+    (C, N) chunk fits the budget (``MMTUTORIAL_GRAD_CHUNK_MIB``, default 512 MiB), at least 16, at most N.
+
+    With bf16 and the default: 4,096 rows at N = 65,536 and 1,024 at N = 262,144; a budget of 128 MiB gives
+    256 rows there (extra memory within one fp32 N x D buffer plus O(N), slower: gb is updated more often).
+    """
+    if GRAD_CHUNK_ROWS is not None:
+        return max(1, min(GRAD_CHUNK_ROWS, N))
+    budget = float(os.environ.get("MMTUTORIAL_GRAD_CHUNK_MIB", "512")) * 2**20
+    rows = MAX_CHUNK_ROWS
+    while rows > 16 and rows * N * element_bytes > budget:
+        rows //= 2
+    return min(rows, N)
 
 
 def launch(
     kernel: object,
     *,
-    backward: bool,
+    kind: str,
     reset: tuple[str, ...],
-    N: int,
+    rows: int,
     D: int,
     args: tuple,
+    cols: int = 0,
     programs: int = 0,
     **meta,
 ) -> None:
-    """Run ``kernel`` over cdiv(N, BLOCK_M) row-block programs, at most ``programs`` if given (persistent).
+    """Run ``kernel`` over cdiv(rows, BLOCK_M) row-block programs (at most ``programs`` if given: persistent),
+    times cdiv(cols, BLOCK_N) column blocks when ``cols`` is given (a 2-D grid).
 
-    ``args`` are the positional arguments, ``meta`` the compile-time ones besides the block sizes.
+    ``kind``: "fwd", "bwd" or "grad" (which configurations to autotune over); ``args``: the positional
+    arguments; ``meta``: the compile-time ones besides the block sizes.
     """
     cap = programs or 2**31 - 1
     if interpreting(kernel):
-        bm = _block(N, MAX_BLOCK_M)
-        blocks = {"BLOCK_M": bm, "BLOCK_N": bm, "BLOCK_D": _block(D, 128)}
+        bm = _block(rows, MAX_BLOCK_M)
+        blocks = {"BLOCK_M": bm, "BLOCK_N": _block(cols or rows, MAX_BLOCK_M), "BLOCK_D": _block(D, 128)}
         if INTERPRETER_BLOCKS is not None:  # tests: small, unequal blocks exercise every mask and branch
             blocks = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_D"), INTERPRETER_BLOCKS, strict=True))
-            bm = blocks["BLOCK_M"]
-        kernel[(min(triton.cdiv(N, bm), cap),)](*args, UPCAST=True, **meta, **blocks)
+        grid = (min(triton.cdiv(rows, blocks["BLOCK_M"]), cap),)
+        if cols:
+            grid += (triton.cdiv(cols, blocks["BLOCK_N"]),)
+        kernel[grid](*args, UPCAST=True, **meta, **blocks)
         return
-    grid = lambda m: (min(triton.cdiv(N, m["BLOCK_M"]), cap),)
-    _tuned(kernel, backward, reset)[grid](*args, UPCAST=False, **meta)
+
+    def grid(m):
+        g = (min(triton.cdiv(rows, m["BLOCK_M"]), cap),)
+        return g + (triton.cdiv(cols, m["BLOCK_N"]),) if cols else g
+
+    first_only = os.environ.get("MMTUTORIAL_TRITON_AUTOTUNE", "1") == "0"
+    _tuned(kernel, kind, reset, first_only)[grid](*args, UPCAST=False, **meta)

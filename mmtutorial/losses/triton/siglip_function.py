@@ -1,8 +1,8 @@
 """``torch.autograd.Function`` for the SigLIP loss on the Triton kernels.
 
-No normalising statistic: forward is one tiled reduction (2*N^2*D FLOPs) that also keeps the diagonal p_ii;
-backward recomputes tiles and forms both gradient products (6*N^2*D). Saved: a, b, s, t and p_ii (N floats).
-Backward memory as for CLIP: one fp32 (N, D) buffer for grad_b plus small per-program accumulators.
+No normalising statistic: forward is one tiled reduction (2*N^2*D FLOPs) that also keeps the diagonal S_ii;
+backward recomputes tiles and forms both gradient products (6*N^2*D). Saved: a, b, s, t.
+Backward memory and the choice between the fused and the chunked backward as for CLIP (clip_function.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,19 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .launch import MAX_BLOCK_M, dot_precision, launch, max_programs, strides
-from .siglip_kernels import siglip_bwd_kernel, siglip_fwd_kernel
+from .grad_chunks import products_by_chunks
+from .launch import (
+    MAX_BLOCK_M,
+    backward_path,
+    bucket,
+    dot_precision,
+    g_scale,
+    grad_chunk_rows,
+    launch,
+    max_programs,
+    strides,
+)
+from .siglip_kernels import siglip_bwd_kernel, siglip_fwd_kernel, siglip_grad_logits_kernel
 
 
 class SiglipLossFunction(torch.autograd.Function):
@@ -26,43 +37,66 @@ class SiglipLossFunction(torch.autograd.Function):
         acc = torch.zeros((), device=a.device, dtype=torch.float64)
         launch(
             siglip_fwd_kernel,
-            backward=False,
+            kind="fwd",
             reset=("loss_acc_ptr",),
-            N=N,
+            rows=N,
             D=D,
-            args=(a, b, s, t, diag, acc, N, D, *strides(a, b)),
+            args=(a, b, s, t, diag, acc, N, D, bucket(N), *strides(a, b)),
             PRECISION=dot_precision(a.dtype),
         )
         loss = (acc - (s * diag + t).double().sum()) / N
-        ctx.save_for_backward(a, b, s, t, diag)
+        ctx.save_for_backward(a, b, s, t)
         return loss.float()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        a, b, s, t, diag = ctx.saved_tensors
+        a, b, s, t = ctx.saved_tensors
         N, D = a.shape
-        programs = max_programs(N, a.device)
-        acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
-        ga = torch.empty_like(a, memory_format=torch.contiguous_format)
-        gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
-        gs = torch.zeros((), device=a.device, dtype=torch.float64)
-        gt = torch.zeros((), device=a.device, dtype=torch.float64)
-        # dLoss/dl_ij = (sigmoid(l_ij) - delta_ij) / N, the sigmoid summed by the kernel; k scales ga and gb.
+        need_a, need_b, need_s, need_t = ctx.needs_input_grad
+        # dLoss/dl_ij = g_ij / N with g = sigmoid(l) - delta; k scales ga and gb (and undoes G_SCALE).
         coef = grad_out.to(torch.float32) / N
-        k = (coef * s).reshape(())
-        launch(
-            siglip_bwd_kernel,
-            backward=True,
-            reset=("gb_ptr", "gs_ptr", "gt_ptr"),
-            N=N,
-            D=D,
-            programs=programs,
-            args=(a, b, s, t, k, ga, acc, gb, gs, gt, N, D, *strides(a, b)),
-            PRECISION=dot_precision(a.dtype),
-        )
-        del acc
-        grad_b = gb.add_(a, alpha=-1.0).mul_(k).to(b.dtype) if ctx.needs_input_grad[1] else None
-        grad_s = (coef * (gs - diag.double().sum()).float()) if ctx.needs_input_grad[2] else None
-        grad_t = (coef * (gt - N).float()) if ctx.needs_input_grad[3] else None
-        return ga if ctx.needs_input_grad[0] else None, grad_b, grad_s, grad_t
+        gscale = g_scale(a.dtype)
+        k = (coef * s / gscale).reshape(())
+        meta = dict(PRECISION=dot_precision(a.dtype), G_SCALE=gscale)
+        if backward_path(D) == "chunked":
+            gs_rows = torch.zeros(N, device=a.device, dtype=torch.float32)
+            gt_rows = torch.zeros(N, device=a.device, dtype=torch.float32)
+
+            def write_chunk(r0, rows, out):
+                launch(
+                    siglip_grad_logits_kernel,
+                    kind="grad",
+                    reset=("gs_ptr", "gt_ptr"),
+                    rows=rows,
+                    cols=N,
+                    D=D,
+                    args=(a, b, s, t, out, gs_rows, gt_rows, r0, rows, N, D, bucket(N), *strides(a, b)),
+                    **meta,
+                )
+
+            rows = grad_chunk_rows(N, a.element_size())
+            ga, gb = products_by_chunks(a, b, rows, write_chunk, k, need_a, need_b)
+            gs, gt = gs_rows.double().sum(), gt_rows.double().sum()
+        else:
+            programs = max_programs(N, a.device)
+            acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
+            ga = torch.empty_like(a, memory_format=torch.contiguous_format)
+            gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
+            gs = torch.zeros((), device=a.device, dtype=torch.float64)
+            gt = torch.zeros((), device=a.device, dtype=torch.float64)
+            launch(
+                siglip_bwd_kernel,
+                kind="bwd",
+                reset=("gb_ptr", "gs_ptr", "gt_ptr"),
+                rows=N,
+                D=D,
+                programs=programs,
+                args=(a, b, s, t, k, ga, acc, gb, gs, gt, N, D, bucket(N), *strides(a, b)),
+                **meta,
+            )
+            del acc
+        grad_b = gb.mul_(k).to(b.dtype) if need_b else None
+        grad_s = (coef * gs.float()).reshape(()) if need_s else None
+        grad_t = (coef * gt.float()).reshape(()) if need_t else None
+        return ga if need_a else None, grad_b, grad_s, grad_t

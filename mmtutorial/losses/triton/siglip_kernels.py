@@ -1,14 +1,24 @@
 """Triton kernels of the SigLIP loss. Programs own blocks of BLOCK_M rows; each walks every column block.
 
-Notation: p_ij = a_i . b_j, l_ij = s * p_ij + t, z_ij = 2*delta_ij - 1.
+Notation (chapter 05): S_ij = a_i . b_j, l_ij = s * S_ij + t, z_ij = 2*delta_ij - 1.
 Loss = sum_ij softplus(-z_ij l_ij) / N = (sum_ij softplus(l_ij) - sum_i l_ii) / N, since
-softplus(-x) = softplus(x) - x: the kernels treat every pair as a negative and the diagonal is corrected apart.
+softplus(-x) = softplus(x) - x: the forward treats every pair as a negative and the diagonal is corrected apart.
+N * dLoss/dl_ij = g_ij = sigmoid(l_ij) - delta_ij (on the diagonal -sigmoid(-l_ii), computed as such).
 """
 
 import triton
 import triton.language as tl
 
-from .tiles import add_grad_products, diag_of_tile, dot_tile, finish_rows, zero_rows
+from .tiles import (
+    add_grad_products,
+    as_16bit_weights,
+    diag_of_tile,
+    dot_tile,
+    finish_rows,
+    meets_diagonal,
+    round_16,
+    zero_rows,
+)
 
 
 @triton.jit
@@ -29,11 +39,11 @@ def sigmoid(x):
 
 # fmt: off
 @triton.jit
-def siglip_fwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, diag_ptr, loss_acc_ptr, N, D,
+def siglip_fwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, diag_ptr, loss_acc_ptr, N, D, N_BUCKET,
                       stride_an, stride_ad, stride_bn, stride_bd,
                       UPCAST: tl.constexpr, PRECISION: tl.constexpr,
                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """loss_acc += sum over this row block of softplus(l_ij) (one fp64 atomic per program); diag <- p_ii."""
+    """loss_acc += sum over this row block of softplus(l_ij) (one fp64 atomic per program); diag <- S_ii."""
     pid = tl.program_id(0)
     rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < N
@@ -46,22 +56,32 @@ def siglip_fwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, diag_ptr, loss_acc_ptr, N, D,
         col_ok = cols < N
         p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
                      BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
-        if (j * BLOCK_N < (pid + 1) * BLOCK_M) & (pid * BLOCK_M < (j + 1) * BLOCK_N):  # tile meets the diagonal
+        if meets_diagonal(pid * BLOCK_M, j * BLOCK_N, BLOCK_M, BLOCK_N):
             d_i += diag_of_tile(p, rows, cols)
         acc += tl.sum(tl.where(row_ok[:, None] & col_ok[None, :], softplus(s * p + t), 0.0), axis=1)
     tl.store(diag_ptr + rows, d_i, mask=row_ok)
-    tl.atomic_add(loss_acc_ptr, tl.sum(acc, axis=0).to(tl.float64))
+    tl.atomic_add(loss_acc_ptr, tl.sum(acc, axis=0).to(tl.float64), sem="relaxed")
 
 
 @triton.jit
-def siglip_bwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, k_ptr, ga_ptr, acc_ptr, gb_ptr, gs_ptr, gt_ptr, N, D,
+def siglip_weights(p, s, t, rows, cols, row_ok, col_ok, row0, col0, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """g_ij = sigmoid(l_ij) - delta_ij in fp32, 0 outside the matrix; the diagonal as -sigmoid(-l_ii) (exact)."""
+    l = s * p + t
+    g = tl.where(row_ok[:, None] & col_ok[None, :], sigmoid(l), 0.0)
+    if meets_diagonal(row0, col0, BLOCK_M, BLOCK_N):
+        g = tl.where((rows[:, None] == cols[None, :]) & col_ok[None, :], -sigmoid(-l), g)
+    return g
+
+
+@triton.jit
+def siglip_bwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, k_ptr, ga_ptr, acc_ptr, gb_ptr, gs_ptr, gt_ptr, N, D, N_BUCKET,
                       stride_an, stride_ad, stride_bn, stride_bd,
-                      UPCAST: tl.constexpr, PRECISION: tl.constexpr,
+                      UPCAST: tl.constexpr, PRECISION: tl.constexpr, G_SCALE: tl.constexpr,
                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """Recompute each tile (persistent over row blocks, as clip_bwd_kernel).
 
-    g_ij = sigmoid(l_ij) = N * dLoss/dl_ij off the diagonal; acc += g @ b, gb += g.T @ a,
-    gs += sum g_ij p_ij, gt += sum g_ij; then ga[rows] = k * (acc - b[rows]), k = upstream * s / N.
+    acc += G_SCALE g @ b, gb += G_SCALE g.T @ a (g in 16 bits), gs += sum g_ij S_ij, gt += sum g_ij (fp32);
+    then ga[rows] = k * acc, k = upstream * s / (N * G_SCALE).
     """
     pid = tl.program_id(0)
     s = tl.load(s_ptr)
@@ -82,12 +102,41 @@ def siglip_bwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, k_ptr, ga_ptr, acc_ptr, gb_ptr
             col_ok = cols < N
             p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
                          BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
-            g = tl.where(row_ok[:, None] & col_ok[None, :], sigmoid(s * p + t), 0.0)
+            g = siglip_weights(p, s, t, rows, cols, row_ok, col_ok, rb * BLOCK_M, j * BLOCK_N, BLOCK_M, BLOCK_N)
             gs += tl.sum(g * p, axis=1)
             gt += tl.sum(g, axis=1)
-            add_grad_products(g, a_ptr, b_ptr, acc_ptr, gb_ptr, rows, cols, row_ok, col_ok, D,
+            gc = as_16bit_weights(g * G_SCALE, a_ptr.dtype.element_ty, UPCAST)
+            add_grad_products(gc, a_ptr, b_ptr, acc_ptr, gb_ptr, rows, cols, row_ok, col_ok, D,
                               stride_an, stride_ad, stride_bn, stride_bd, BLOCK_M, BLOCK_D, UPCAST, PRECISION)
-        finish_rows(acc_ptr, b_ptr, ga_ptr, rows, row_ok, D, k, 1.0, stride_bn, stride_bd, BLOCK_M, BLOCK_D)
-    tl.atomic_add(gs_ptr, tl.sum(gs, axis=0).to(tl.float64))
-    tl.atomic_add(gt_ptr, tl.sum(gt, axis=0).to(tl.float64))
+        finish_rows(acc_ptr, ga_ptr, rows, row_ok, D, k, BLOCK_M, BLOCK_D, UPCAST)
+    tl.atomic_add(gs_ptr, tl.sum(gs, axis=0).to(tl.float64), sem="relaxed")
+    tl.atomic_add(gt_ptr, tl.sum(gt, axis=0).to(tl.float64), sem="relaxed")
+
+
+@triton.jit
+def siglip_grad_logits_kernel(a_ptr, b_ptr, s_ptr, t_ptr, g_ptr, gs_ptr, gt_ptr, row0, C, N, D, N_BUCKET,
+                              stride_an, stride_ad, stride_bn, stride_bd,
+                              UPCAST: tl.constexpr, PRECISION: tl.constexpr, G_SCALE: tl.constexpr,
+                              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """One tile of the chunk G = G_SCALE * g[row0 : row0 + C, :] in g's dtype, with the row sums
+    gs[row0 + i] += sum_j g_ij S_ij and gt[row0 + i] += sum_j g_ij (fp32). cuBLAS does the products."""
+    local = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rows = row0 + local
+    row_ok = local < C
+    col0 = tl.program_id(1) * BLOCK_N
+    cols = col0 + tl.arange(0, BLOCK_N)
+    col_ok = cols < N
+    s = tl.load(s_ptr)
+    t = tl.load(t_ptr)
+    p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
+                 BLOCK_M, BLOCK_N, BLOCK_D, UPCAST, PRECISION)
+    g = siglip_weights(p, s, t, rows, cols, row_ok, col_ok, row0 + tl.program_id(0) * BLOCK_M, col0,
+                       BLOCK_M, BLOCK_N)
+    tl.atomic_add(gs_ptr + rows, tl.sum(g * p, axis=1), mask=row_ok, sem="relaxed")
+    tl.atomic_add(gt_ptr + rows, tl.sum(g, axis=1), mask=row_ok, sem="relaxed")
+    g = g * G_SCALE
+    if UPCAST:
+        g = round_16(g, g_ptr.dtype.element_ty)
+    offs = local.to(tl.int64)[:, None] * N + cols[None, :]
+    tl.store(g_ptr + offs, g.to(g_ptr.dtype.element_ty), mask=row_ok[:, None] & col_ok[None, :])
 # fmt: on
