@@ -42,3 +42,19 @@ def test_check_holdout_world():
         ch01.check_holdout_world(ShapesWorld(WorldConfig(holdout=(("green",),), split="train")))
     with pytest.raises(AssertionError, match="split"):
         ch01.check_holdout_world(ShapesWorld(WorldConfig(holdout=(("green", "circle"),), split="all")))
+
+
+def test_a_wrong_answer_is_refused_under_python_O():
+    """`python -O` removes assert statements; the ch01 checks must still refuse a wrong answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "from mmtutorial.exercises import WrongAnswer, ch01\n"
+        "try:\n"
+        '    ch01.check_lowest_pitch_color("purple")\n'
+        "except WrongAnswer:\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"

@@ -72,3 +72,20 @@ def test_info_nce():
     ):
         with pytest.raises(AssertionError):
             check_info_nce(wrong)
+
+
+def test_a_wrong_answer_is_refused_under_python_O():
+    """`python -O` removes assert statements; the ch02 checks must still refuse a wrong answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from mmtutorial.exercises import WrongAnswer, ch02\n"
+        "try:\n"
+        "    ch02.check_causal_mask(lambda t: torch.ones(t, t, dtype=torch.bool))\n"
+        "except WrongAnswer:\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"

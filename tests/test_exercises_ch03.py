@@ -37,3 +37,19 @@ def test_masked_mean():
         ch03.check_masked_mean(lambda tokens, mask: (tokens * mask.float().unsqueeze(-1)).mean(1))
     with pytest.raises(AssertionError, match=r"\(B, D\)"):
         ch03.check_masked_mean(lambda tokens, mask: torch.zeros(4))
+
+
+def test_a_wrong_answer_is_refused_under_python_O():
+    """`python -O` removes assert statements; the ch03 checks must still refuse a wrong answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "from mmtutorial.exercises import WrongAnswer, ch03\n"
+        "try:\n"
+        "    ch03.check_vit_parameter_count(1)\n"
+        "except WrongAnswer:\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"

@@ -76,3 +76,19 @@ def test_concat_mlp_accepts_a_trained_mlp_and_rejects_late_concat():
         ch04.check_concat_mlp(ConcatMLP())  # untrained
     with pytest.raises(AssertionError, match="nn.Module"):
         ch04.check_concat_mlp(lambda x: x)
+
+
+def test_a_wrong_answer_is_refused_under_python_O():
+    """`python -O` removes assert statements; the ch04 checks must still refuse a wrong answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "from mmtutorial.exercises import WrongAnswer, ch04\n"
+        "try:\n"
+        '    ch04.check_parameter_counts({"tensor": 1, "low_rank": 1})\n'
+        "except WrongAnswer:\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"

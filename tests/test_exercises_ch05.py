@@ -38,3 +38,19 @@ def test_uniformity():
         ch05.check_uniformity(float(sq.mul(-2).exp().mean()))  # forgot the log
     with pytest.raises(AssertionError):
         ch05.check_uniformity(None)
+
+
+def test_a_wrong_answer_is_refused_under_python_O():
+    """`python -O` removes assert statements; the ch05 checks must still refuse a wrong answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "from mmtutorial.exercises import WrongAnswer, ch05\n"
+        "try:\n"
+        "    ch05.check_temperature(1.0)\n"
+        "except WrongAnswer:\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from mmtutorial.exercises import expect
+
 
 def check_caption(answer: object, *, index: int = 5, seed: int = 0) -> bool:
     """A caption for scene ``index`` of ``ShapesWorld(WorldConfig(seed=seed))`` that names every shape.
@@ -13,17 +15,18 @@ def check_caption(answer: object, *, index: int = 5, seed: int = 0) -> bool:
     """
     from mmtutorial.data import ShapesWorld, WorldConfig, caption_shapes
 
-    assert answer is not None, "set my_caption first"
-    assert isinstance(answer, str), f"a caption is a str, got {type(answer).__name__}"
+    expect(answer is not None, "set my_caption first")
+    expect(isinstance(answer, str), f"a caption is a str, got {type(answer).__name__}")
     scene = ShapesWorld(WorldConfig(seed=seed)).scene(index)
     want = Counter(s.attributes for s in scene.shapes)
     got = Counter(caption_shapes(answer))
     missing = want - got
     extra = got - want
-    assert not missing, "not named (as 'a <size> <colour> <shape>'): " + ", ".join(
-        f"a {z} {c} {s}" for s, c, z in missing
+    expect(
+        not missing,
+        "not named (as 'a <size> <colour> <shape>'): " + ", ".join(f"a {z} {c} {s}" for s, c, z in missing),
     )
-    assert not extra, "named but not in the scene: " + ", ".join(f"a {z} {c} {s}" for s, c, z in extra)
+    expect(not extra, "named but not in the scene: " + ", ".join(f"a {z} {c} {s}" for s, c, z in extra))
     return True
 
 
@@ -31,12 +34,12 @@ def check_lowest_pitch_color(answer: object) -> bool:
     """The colour whose tone has the lowest pitch among the default world's colours."""
     from mmtutorial.data import PITCH_HZ, WorldConfig
 
-    assert answer is not None, "set lowest first"
-    assert isinstance(answer, str), f"answer with a colour name (str), got {type(answer).__name__}"
+    expect(answer is not None, "set lowest first")
+    expect(isinstance(answer, str), f"answer with a colour name (str), got {type(answer).__name__}")
     colors = WorldConfig().colors
-    assert answer in colors, f"{answer!r} is not one of the world's colours {list(colors)}"
+    expect(answer in colors, f"{answer!r} is not one of the world's colours {list(colors)}")
     want = min(colors, key=PITCH_HZ.__getitem__)
-    assert answer == want, f"{answer} sounds at {PITCH_HZ[answer]:.0f} Hz; another colour is lower"
+    expect(answer == want, f"{answer} sounds at {PITCH_HZ[answer]:.0f} Hz; another colour is lower")
     return True
 
 
@@ -46,14 +49,16 @@ def check_holdout_world(
     """A training ``ShapesWorld`` that never shows ``combo`` together (but shows both parts separately)."""
     from mmtutorial.data import ShapesWorld
 
-    assert answer is not None, "set train_world first"
-    assert isinstance(answer, ShapesWorld), f"expected a ShapesWorld, got {type(answer).__name__}"
-    assert answer.config.split == "train", f"use split='train', got {answer.config.split!r}"
+    expect(answer is not None, "set train_world first")
+    expect(isinstance(answer, ShapesWorld), f"expected a ShapesWorld, got {type(answer).__name__}")
+    expect(answer.config.split == "train", f"use split='train', got {answer.config.split!r}")
     both, parts = 0, set()
     for i in range(n):
         for s in answer.scene(i).shapes:
             both += all(v in s.attributes for v in combo)
             parts.update(v for v in combo if v in s.attributes)
-    assert both == 0, f"{both} shapes in the first {n} scenes are {' '.join(combo)}: hold the combination out"
-    assert parts == set(combo), f"hold out the combination, not its parts: only {sorted(parts)} appear"
+    expect(
+        both == 0, f"{both} shapes in the first {n} scenes are {' '.join(combo)}: hold the combination out"
+    )
+    expect(parts == set(combo), f"hold out the combination, not its parts: only {sorted(parts)} appear")
     return True

@@ -8,27 +8,31 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from mmtutorial.exercises import expect
+
 
 def check_tensor_fusion_vector(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> bool:
     """``fn(a (B, p), b (B, q)) -> (B, (p+1)(q+1))``: ``vec([1; a] (x) [1; b])``, row-major.
 
     Entry ``i * (q + 1) + j`` of a row is ``[1; a]_i * [1; b]_j``.
     """
-    assert fn is not None, "write tensor_fusion_vector first"
+    expect(fn is not None, "write tensor_fusion_vector first")
     g = torch.Generator().manual_seed(0)
     for p, q in ((2, 3), (4, 1)):
         a, b = torch.randn(5, p, generator=g), torch.randn(5, q, generator=g)
         got = fn(a, b)
-        assert isinstance(got, torch.Tensor), f"return a tensor, got {type(got).__name__}"
-        assert got.shape == (5, (p + 1) * (q + 1)), (
-            f"for a {(5, p)} and b {(5, q)} need shape {(5, (p + 1) * (q + 1))}, got {tuple(got.shape)}"
-        )  # noqa: E501
+        expect(isinstance(got, torch.Tensor), f"return a tensor, got {type(got).__name__}")
+        expect(
+            got.shape == (5, (p + 1) * (q + 1)),
+            f"for a {(5, p)} and b {(5, q)} need shape {(5, (p + 1) * (q + 1))}, got {tuple(got.shape)}",
+        )
         one = torch.ones(5, 1)
         want = torch.einsum("bi,bj->bij", torch.cat([one, a], 1), torch.cat([one, b], 1)).reshape(5, -1)
-        assert torch.allclose(got[:, 0], torch.ones(5)), "entry 0 must be the constant 1 (1 * 1)"
-        assert torch.allclose(got, want, atol=1e-6), (
+        expect(torch.allclose(got[:, 0], torch.ones(5)), "entry 0 must be the constant 1 (1 * 1)")
+        expect(
+            torch.allclose(got, want, atol=1e-6),
             "not vec([1;a] outer [1;b]): prepend a 1 to each vector, take the outer product, "
-            "flatten row-major"
+            "flatten row-major",
         )
     return True
 
@@ -41,22 +45,25 @@ def check_parameter_counts(answer: dict | None) -> bool:
     """
     from mmtutorial.fusion import LowRankTensorFusion, TensorFusion
 
-    assert answer is not None, "fill in the two counts first"
-    assert isinstance(answer, dict) and set(answer) == {"tensor", "low_rank"}, (
-        "answer: {'tensor': ..., 'low_rank': ...}"
+    expect(answer is not None, "fill in the two counts first")
+    expect(
+        isinstance(answer, dict) and set(answer) == {"tensor", "low_rank"},
+        "answer: {'tensor': ..., 'low_rank': ...}",
     )
     dims = {"a": 16, "b": 16, "c": 16}
     tf = TensorFusion(dims, 32, hidden=8)
     lmf = LowRankTensorFusion(dims, 32, rank=4)
     want_t = sum(p.numel() for p in tf.out.parameters())
     want_l = sum(p.numel() for n, p in lmf.named_parameters() if not n.startswith("missing."))
-    assert int(answer["tensor"]) == want_t, (
+    expect(
+        int(answer["tensor"]) == want_t,
         f"tensor: {answer['tensor']} is wrong; vec(Z) has (hidden+1)^3 entries, the layer maps it "
-        "to 32 (+ bias)"
+        "to 32 (+ bias)",
     )
-    assert int(answer["low_rank"]) == want_l, (
+    expect(
+        int(answer["low_rank"]) == want_l,
         f"low_rank: {answer['low_rank']} is wrong; each modality has a (rank, 16+1, 32) factor, "
-        "plus (1, rank) fusion weights and a 32 bias"
+        "plus (1, rank) fusion weights and a 32 bias",
     )
     return True
 
@@ -77,11 +84,12 @@ def check_concat_mlp(model: nn.Module | None, threshold: float = 0.75) -> bool:
     """
     from mmtutorial.fusion_tasks import evaluate
 
-    assert model is not None, "build and train your model first"
-    assert isinstance(model, nn.Module), f"model must be an nn.Module, got {type(model).__name__}"
+    expect(model is not None, "build and train your model first")
+    expect(isinstance(model, nn.Module), f"model must be an nn.Module, got {type(model).__name__}")
     acc = evaluate(model, exercise_task())
-    assert acc > threshold, (
+    expect(
+        acc > threshold,
         f"test accuracy {acc:.3f} <= {threshold}: is there a non-linearity between the concatenation and the"
-        " linear head, and did you train it?"
+        " linear head, and did you train it?",
     )
     return True
