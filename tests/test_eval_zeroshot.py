@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmtutorial.encoders.base import EncoderOutput
+from mmtutorial.types import EncoderOutput
 from mmtutorial.eval import build_zero_shot_classifier, fill_template, zero_shot_accuracy, zero_shot_logits
 
 

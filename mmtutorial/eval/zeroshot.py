@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from mmtutorial._validate import check_tensor
-from mmtutorial.encoders.base import EncoderOutput
+from mmtutorial.types import EncoderOutput
 
 Template = str | Callable[[str], str]
 
