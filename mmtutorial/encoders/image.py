@@ -19,13 +19,16 @@ from mmtutorial.encoders.common import TransformerStack, pool
 
 
 def check_images(images: object, channels: int = 3, min_size: int = 1) -> torch.Tensor:
-    """Check ``images`` is a float ``(B, C, H, W)`` batch with ``H, W >= min_size``; return it."""
+    """Check ``images`` is a float ``(B, C, H, W)`` batch with ``H, W >= min_size``, finite; return it.
+
+    Finiteness is checked off CUDA only: there, reading the result would make the host wait for the GPU.
+    """
     x = check_tensor("images", images, ndim=4, floating=True)
     if x.shape[1] != channels or x.shape[0] == 0 or min(x.shape[2:]) < min_size:
         raise ValueError(
             f"images must have shape (B>0, {channels}, H>={min_size}, W>={min_size}), got {tuple(x.shape)}"
         )
-    return x
+    return check_tensor("images", x, finite=x.device.type != "cuda")
 
 
 class ConvBlock(nn.Sequential):
@@ -129,6 +132,7 @@ class ImageViT(nn.Module):
         check_tensor("images", x, shape=(None, self.in_channels, s, s))
         if x.shape[0] == 0:
             raise ValueError("images must hold at least one image, got batch size 0")
+        check_tensor("images", x, finite=x.device.type != "cuda")  # no host sync on CUDA
         patches = self.patch_embedding(x)  # (B, N, D)
         tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), patches], dim=1) + self.position
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)

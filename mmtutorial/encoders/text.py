@@ -134,7 +134,14 @@ class TextTokenizer:
     @classmethod
     def load(cls, path: str | Path, max_length: int = 32) -> TextTokenizer:
         """Read a tokenizer written by :meth:`save`."""
-        return cls(Tokenizer.from_file(str(path)), max_length)
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path must be a tokenizer file saved by TextTokenizer.save, got missing {path}")
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as e:  # the tokenizers library raises its own Exception type on a malformed file
+            raise ValueError(f"path {path} is not a tokenizer file ({e})") from e
+        return cls(tokenizer, max_length)
 
 
 class TextTransformer(nn.Module):

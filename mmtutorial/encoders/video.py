@@ -34,6 +34,10 @@ def check_video(videos: object, lengths: object | None) -> tuple[torch.Tensor, t
     if lengths.is_floating_point() or int(lengths.min()) < 1 or int(lengths.max()) > t:
         raise ValueError(f"lengths must be integers in [1, T={t}], got {lengths.tolist()} ({lengths.dtype})")
     mask = torch.arange(t, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+    if x.device.type != "cuda" and not bool(torch.isfinite(x[mask]).all()):  # real frames only
+        raise ValueError(
+            f"videos must hold only finite values in their real frames, got NaN or inf in {tuple(x.shape)}"
+        )
     return x, mask
 
 

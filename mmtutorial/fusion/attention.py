@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from mmtutorial.encoders.base import EncoderOutput, masked_mean
-from mmtutorial.fusion.base import Fusion, masked_softmax, safe_key_padding_mask
+from mmtutorial.fusion.base import Fusion, check_width, masked_softmax, safe_key_padding_mask
 
 
 class ModalityAttention(Fusion):
@@ -28,6 +28,7 @@ class ModalityAttention(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden)
         self.proj = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.dims.items()})
         self.score = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
         self.out = nn.Linear(hidden, out_dim)
@@ -43,7 +44,15 @@ class ModalityAttention(Fusion):
             ],
             dim=1,
         )  # (B, M, d)
-        mask = torch.tensor(present, device=ref.device).expand(batch, -1)  # (B, M)
+        # (B, M): modality m is there for sample b if it was given and has a real token for b
+        mask = torch.stack(
+            [
+                inputs[m].mask.any(dim=1) if ok else torch.zeros(batch, dtype=torch.bool, device=ref.device)
+                for m, ok in zip(self.modalities, present, strict=True)
+            ],
+            dim=1,
+        )
+        v = v.masked_fill(~mask.unsqueeze(-1), 0.0)  # a missing modality's value never reaches the output
         alpha = masked_softmax(self.score(v).squeeze(-1), mask)  # (B, M)
         self.last_weights = alpha.detach()
         return self.out((alpha.unsqueeze(-1) * v).sum(1))
@@ -67,6 +76,7 @@ class CrossAttention(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32, heads: int = 4) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden, heads)
         self.proj = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.dims.items()})
         self.attn = nn.ModuleDict(
             {m: nn.MultiheadAttention(hidden, heads, batch_first=True) for m in self.modalities}

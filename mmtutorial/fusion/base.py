@@ -3,7 +3,9 @@
 A fusion module is built with ``dims = {modality: feature dim}`` and ``out_dim``; it takes
 ``{modality: EncoderOutput}`` (tokens ``(B, T, D_m)``, mask ``(B, T)``, pooled ``(B, D_m)``) and returns
 ``(B, out_dim)``. A modality whose key is absent or whose value is ``None`` is *missing* for the whole batch;
-each module says in its docstring what it does then. Two strategies are used:
+a sample whose mask has no real token for a modality is missing that modality (for that sample only).
+Padding never matters: padding tokens are zeroed before any module sees them, so even NaN there cannot leak
+into the output. Each module says in its docstring what it does with a missing modality. Two strategies:
 
 - a learned *missing embedding* ``e_m`` (``(D_m,)``) stands in for the pooled vector, or a single learned
   *missing token* stands in for the token sequence (``missing_pooled`` / ``missing_tokens`` below);
@@ -81,6 +83,26 @@ class Fusion(nn.Module, metaclass=abc.ABCMeta):
                 )
         if batch is None:
             raise ValueError(f"inputs must contain at least one of {self.modalities}, got all missing")
+        ref = next((p for p in self.parameters() if p.is_floating_point()), None)
+        for m, x in full.items():
+            if x is None:
+                continue
+            for part, t in (("tokens", x.tokens), ("mask", x.mask), ("pooled", x.pooled)):
+                if t.is_meta:
+                    raise ValueError(f"inputs[{m!r}].{part} must hold data, got {describe(t)} (meta tensor)")
+                if ref is not None and t.device != ref.device:
+                    raise ValueError(
+                        f"inputs[{m!r}].{part} must be on {ref.device} like this fusion's parameters, "
+                        f"got {describe(t)}"
+                    )
+                if ref is not None and part != "mask" and t.dtype != ref.dtype:
+                    raise ValueError(
+                        f"inputs[{m!r}].{part} must have dtype {ref.dtype} like this fusion's parameters "
+                        f"(cast the inputs or the module with .to()), got {describe(t)}"
+                    )
+            # padding must never matter: zero it (NaN * 0 is NaN, so masking weights alone would not do)
+            clean = x.tokens.masked_fill(~x.mask.unsqueeze(-1), 0.0)
+            full[m] = type(x)(tokens=clean, mask=x.mask, pooled=x.pooled)
         return full, batch
 
     def forward(self, inputs: Inputs) -> torch.Tensor:
@@ -97,19 +119,41 @@ class Fusion(nn.Module, metaclass=abc.ABCMeta):
 
     # ------------------------------------------------------------------ missing-modality helpers
     def pooled(self, inputs: dict[str, EncoderOutput | None], m: str, batch: int) -> torch.Tensor:
-        """Pooled ``(B, D_m)`` of modality ``m``, or its learned missing embedding broadcast to the batch."""
+        """Pooled ``(B, D_m)`` of modality ``m``; its learned missing embedding where ``m`` is missing (the
+        whole batch, or the samples whose mask has no real token)."""
         x = inputs[m]
-        return self.missing[m].expand(batch, -1) if x is None else x.pooled
+        if x is None or x.tokens.shape[1] == 0:
+            return self.missing[m].expand(batch, -1)
+        empty = ~x.mask.any(dim=1, keepdim=True)  # (B, 1): this sample has no real token of m
+        return torch.where(empty, self.missing[m], x.pooled)
 
     def tokens(
         self, inputs: dict[str, EncoderOutput | None], m: str, batch: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tokens ``(B, T, D_m)`` and mask ``(B, T)`` of ``m``; if missing, a learned token ``(B, 1, D)``."""
+        """Tokens ``(B, T, D_m)`` and mask ``(B, T)`` of ``m``; if missing, a learned token ``(B, 1, D)``.
+
+        A sample with no real token of ``m`` gets the learned token in slot 0 (marked real), so that it
+        attends to, and is attended by, that token rather than whatever its padding holds.
+        """
         x = inputs[m]
-        if x is None:
+        if x is None or x.tokens.shape[1] == 0:
             tok = self.missing[m].view(1, 1, -1).expand(batch, 1, -1)
             return tok, torch.ones(batch, 1, dtype=torch.bool, device=tok.device)
-        return x.tokens, x.mask
+        slot0 = torch.zeros_like(x.mask)
+        slot0[:, 0] = True
+        fill = slot0 & ~x.mask.any(dim=1, keepdim=True)  # (B, T): slot 0 of the samples without m
+        return torch.where(fill.unsqueeze(-1), self.missing[m], x.tokens), x.mask | fill
+
+
+def check_width(name: str, value: object, heads: object = None) -> None:
+    """A layer width must be a positive int (and divisible by ``heads``, itself a positive int, if given)."""
+    for n, v in ((name, value), ("heads", heads)):
+        if v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{n} must be a positive int, got {describe(v)}")
+    if heads is not None and value % heads:
+        raise ValueError(f"{name} = {value} must be divisible by heads = {heads}")
 
 
 def safe_key_padding_mask(mask: torch.Tensor) -> torch.Tensor:

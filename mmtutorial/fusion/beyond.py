@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from mmtutorial.encoders.base import EncoderOutput, masked_mean
-from mmtutorial.fusion.base import Fusion, safe_key_padding_mask
+from mmtutorial.fusion.base import Fusion, check_width, safe_key_padding_mask
 
 
 def _check_target(dims: Mapping[str, int], target: str | None) -> str:
@@ -38,6 +38,7 @@ class FiLM(Fusion):
         self, dims: Mapping[str, int], out_dim: int, hidden: int = 32, target: str | None = None
     ) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden)
         self.target = _check_target(dims, target)
         self.cond = [m for m in self.modalities if m != self.target]
         self.proj = nn.Linear(self.dims[self.target], hidden)
@@ -81,6 +82,7 @@ class CrossModalTransformer(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32, heads: int = 4) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden, heads)
         self.embed = _TokenProjector(self.dims, hidden)
         self.layer = nn.TransformerEncoderLayer(
             hidden, heads, dim_feedforward=2 * hidden, dropout=0.0, batch_first=True, norm_first=True
@@ -118,8 +120,7 @@ class GatedCrossAttention(Fusion):
         super().__init__(dims, out_dim)
         self.target = _check_target(dims, target)
         width = self.dims[self.target]
-        if width % heads:
-            raise ValueError(f"dims[{self.target!r}] = {width} must be divisible by heads = {heads}")
+        check_width(f"dims[{self.target!r}]", width, heads)
         self.context_modalities = [m for m in self.modalities if m != self.target]
         self.context = _TokenProjector({m: self.dims[m] for m in self.context_modalities}, width)
         self.norm_attn = nn.LayerNorm(width)
@@ -170,6 +171,8 @@ class PerceiverResampler(Fusion):
         self, dims: Mapping[str, int], out_dim: int, hidden: int = 32, latents: int = 4, heads: int = 4
     ) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden, heads)
+        check_width("latents", latents)
         self.embed = _TokenProjector(self.dims, hidden)
         self.latents = nn.Parameter(torch.randn(latents, hidden) / hidden**0.5)
         self.norm_x = nn.LayerNorm(hidden)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from mmtutorial.encoders.base import EncoderOutput
-from mmtutorial.fusion.base import Fusion, masked_softmax
+from mmtutorial.fusion.base import Fusion, check_width, masked_softmax
 
 
 class LateConcat(Fusion):
@@ -48,6 +48,7 @@ class EarlyConcat(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden)
         self.hidden = hidden
         self.proj = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.dims.items()})
         self.modality_embedding = nn.ParameterDict(

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mmtutorial.encoders.base import EncoderOutput
-from mmtutorial.fusion.base import Fusion
+from mmtutorial.fusion.base import Fusion, check_width
 
 
 class ElementwiseProduct(Fusion):
@@ -25,6 +25,7 @@ class ElementwiseProduct(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 32) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden)
         self.proj = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.dims.items()})
         self.out = nn.Linear(hidden, out_dim)
 
@@ -84,6 +85,7 @@ class TensorFusion(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, hidden: int = 8) -> None:
         super().__init__(dims, out_dim)
+        check_width("hidden", hidden)
         self.proj = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.dims.items()})
         self.out = nn.Linear((hidden + 1) ** len(self.modalities), out_dim)
 
@@ -115,6 +117,7 @@ class LowRankTensorFusion(Fusion):
 
     def __init__(self, dims: Mapping[str, int], out_dim: int, rank: int = 4) -> None:
         super().__init__(dims, out_dim)
+        check_width("rank", rank)
         self.rank = rank
         self.factors = nn.ParameterDict(
             {m: nn.Parameter(torch.empty(rank, d + 1, out_dim)) for m, d in self.dims.items()}

@@ -29,6 +29,12 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+def check_chunk(chunk: object) -> None:
+    """``chunk`` must be ``None`` (the default size) or an int >= 1; raise ``ValueError`` naming it."""
+    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
+        raise ValueError(f"chunk must be a positive int (rows per block) or None, got {chunk!r}")
+
+
 def default_chunk(n_rows: int, n_cols: int) -> int:
     """Rows per block so that one ``(chunk, n_cols)`` block holds about ``BLOCK_ELEMENTS`` values."""
     return max(1, min(n_rows, BLOCK_ELEMENTS // max(n_cols, 1)))
@@ -51,19 +57,22 @@ class ClipLossChunked(torch.autograd.Function):
         row_l = torch.empty(n, dtype=cd, device=A.device)
         col_m = torch.full((n,), float("-inf"), dtype=cd, device=A.device)  # running column max
         col_l = torch.zeros(n, dtype=cd, device=A.device)  # running sum of exp(L - col_m)
-        gap = torch.zeros((), dtype=cd, device=A.device)  # sum_i (row_m_i + col_m_i - 2 L_ii)
+        diag = torch.empty(n, dtype=cd, device=A.device)  # L_ii
         for i0, i1 in _blocks(n, chunk):
             L = (A[i0:i1] @ B.T).mul_(s)  # (chunk, N) block of logits
-            diag = L[:, i0:i1].diagonal()  # L_ii, read from the block so it rounds like the rest
+            diag[i0:i1] = L[:, i0:i1].diagonal()  # read from the block so it rounds like the rest
             row_m[i0:i1] = L.amax(dim=1)
-            gap += (row_m[i0:i1] - diag).sum() - diag.sum()
             m = torch.maximum(col_m, L.amax(dim=0))
             col_l = col_l * torch.exp(col_m - m) + torch.exp(L - m).sum(dim=0)
             col_m = m
             row_l[i0:i1] = torch.exp(L.sub_(row_m[i0:i1, None])).sum(dim=1)
         # lse = m + log(l); keeping (m, l) apart lets backward form exp(L - m) / l, which is more exact
         # in fp32 than exp(L - lse) when |L| is large (lse carries an absolute rounding error ~ulp(s))
-        loss = (gap + col_m.sum() + torch.log(row_l).sum() + torch.log(col_l).sum()) / (2 * n)
+        # Sum per sample of terms that are each >= 0 in floating point: m >= L_ii (a max over values that
+        # include L_ii) and l >= 1 (the max contributes exp(0) = 1), so the loss is never negative, as a
+        # cross-entropy must not be (a difference of large sums could round below zero).
+        per_row = (row_m - diag) + (col_m - diag) + torch.log(row_l) + torch.log(col_l)
+        loss = per_row.sum() / (2 * n)
         ctx.save_for_backward(a, b, scale, row_m, row_l, col_m, col_l)
         ctx.chunk = chunk
         return loss
@@ -78,7 +87,6 @@ class ClipLossChunked(torch.autograd.Function):
         A, B, s = a.to(cd), b.to(cd), scale.to(cd)
         n = A.shape[0]
         coef = grad_out.to(cd) / (2 * n)
-        s_f = float(s.detach())
         gA = torch.empty_like(A)
         gB = torch.zeros_like(A)
         gs = torch.zeros((), dtype=cd, device=A.device)
@@ -91,16 +99,16 @@ class ClipLossChunked(torch.autograd.Function):
             gA[i0:i1] = P @ B
             gB.addmm_(P.T, A[i0:i1])
             gs += P.mul_(L).sum() / s  # sum G * S with S = L / s (P is not needed any more)
-        gA *= s_f
-        gB *= s_f
+        gA *= s  # a 0-dim tensor: no host sync (float(s) would wait for the GPU)
+        gB *= s
         return gA.to(a.dtype), gB.to(b.dtype), gs.to(scale.dtype), None
 
 
 class SigLipLossChunked(torch.autograd.Function):
-    """Sigmoid loss, ``loss = 1/N [sum_ij softplus(L_ij) - sum_i L_ii]`` with ``L = s * a @ b.T + t``.
+    """Sigmoid loss, ``loss = 1/N sum_ij softplus(-z_ij L_ij)`` with ``L = s * a @ b.T + t``, ``z = 2I - 1``.
 
     (For ``z_ij = -1``: ``-log sigmoid(-L) = softplus(L)``; on the diagonal ``-log sigmoid(L) =
-    softplus(L) - L``.) No normalisation across the row, so no statistics at all: only the inputs are saved.
+    softplus(-L)``.) No normalisation across the row, so no statistics at all: only the inputs are saved.
     """
 
     @staticmethod
@@ -111,11 +119,11 @@ class SigLipLossChunked(torch.autograd.Function):
         total = torch.zeros((), dtype=cd, device=A.device)
         for i0, i1 in _blocks(n, chunk):
             L = (A[i0:i1] @ B.T).mul_(s).add_(t)
-            total += F.softplus(L).sum()
-        diag = s * (A * B).sum(dim=1) + t
+            L[:, i0:i1].diagonal().neg_()  # -log sigmoid(z L) = softplus(-z L): z = +1 on the diagonal
+            total += F.softplus(L).sum()  # every term >= 0: no cancellation, never negative
         ctx.save_for_backward(a, b, scale, bias)
         ctx.chunk = chunk
-        return (total - diag.sum()) / n
+        return total / n
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -125,7 +133,6 @@ class SigLipLossChunked(torch.autograd.Function):
         A, B, s, t = a.to(cd), b.to(cd), scale.to(cd), bias.to(cd)
         n = A.shape[0]
         coef = grad_out.to(cd) / n
-        s_f = float(s.detach())
         gA = torch.empty_like(A)
         gB = torch.zeros_like(A)
         gs = torch.zeros((), dtype=cd, device=A.device)
@@ -138,8 +145,8 @@ class SigLipLossChunked(torch.autograd.Function):
             gB.addmm_(P.T, A[i0:i1])
             gt += P.sum()
             gs += P.mul_(S).sum()
-        gA *= s_f
-        gB *= s_f
+        gA *= s  # a 0-dim tensor: no host sync (float(s) would wait for the GPU)
+        gB *= s
         return gA.to(a.dtype), gB.to(b.dtype), gs.to(scale.dtype), gt.to(bias.dtype), None
 
 
@@ -178,7 +185,6 @@ class NTXentLossChunked(torch.autograd.Function):
         Z, s = torch.cat([z1, z2]).to(cd), scale.to(cd)
         m, n = Z.shape[0], z1.shape[0]
         coef = grad_out.to(cd) / m
-        s_f = float(s.detach())
         gZ = torch.zeros_like(Z)
         gs = torch.zeros((), dtype=cd, device=Z.device)
         for i0, i1 in _blocks(m, ctx.chunk):
@@ -191,7 +197,7 @@ class NTXentLossChunked(torch.autograd.Function):
             gZ[i0:i1] += P @ Z
             gZ.addmm_(P.T, Z[i0:i1])  # L is symmetric: the G.T side
             gs += P.mul_(S).sum()
-        gZ *= s_f
+        gZ *= s
         return gZ[:n].to(z1.dtype), gZ[n:].to(z2.dtype), gs.to(scale.dtype), None
 
 
@@ -200,8 +206,9 @@ def clip_loss(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor, *, ch
 
     ``chunk``: rows per block (default :func:`default_chunk`), extra memory about ``3 * chunk * N`` floats.
     """
+    check_chunk(chunk)
     n = a.shape[0]
-    return ClipLossChunked.apply(a, b, logit_scale, chunk or default_chunk(n, n))
+    return ClipLossChunked.apply(a, b, logit_scale, default_chunk(n, n) if chunk is None else chunk)
 
 
 def siglip_loss(
@@ -213,11 +220,15 @@ def siglip_loss(
     chunk: int | None = None,
 ):
     """Chunked SigLIP loss. ``a``, ``b``: ``(N, D)``; scale and bias: 0-dim tensors; returns 0-dim tensor."""
+    check_chunk(chunk)
     n = a.shape[0]
-    return SigLipLossChunked.apply(a, b, logit_scale, logit_bias, chunk or default_chunk(n, n))
+    return SigLipLossChunked.apply(
+        a, b, logit_scale, logit_bias, default_chunk(n, n) if chunk is None else chunk
+    )
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: torch.Tensor, *, chunk: int | None = None):
     """Chunked NT-Xent. ``z1``, ``z2``: ``(N, D)``; ``temperature``: 0-dim tensor; returns 0-dim tensor."""
+    check_chunk(chunk)
     m = 2 * z1.shape[0]
-    return NTXentLossChunked.apply(z1, z2, 1 / temperature, chunk or default_chunk(m, m))
+    return NTXentLossChunked.apply(z1, z2, 1 / temperature, default_chunk(m, m) if chunk is None else chunk)

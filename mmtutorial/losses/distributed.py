@@ -50,19 +50,25 @@ class _GatherRows(torch.autograd.Function):
         return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n], None
 
 
-def gather_features(x: torch.Tensor, *, grad: str = "exact") -> torch.Tensor:
+def gather_features(x: torch.Tensor, *, grad: str = "exact", check_sizes: bool | None = None) -> torch.Tensor:
     """All ranks' ``(n, D)`` batches as one ``(W * n, D)`` tensor in rank order, differentiable.
 
     ``grad``: ``"exact"`` (this rank's slice of the gradient) or ``"ddp"`` (slice summed over ranks);
-    see the module docstring. Without an initialised process group, returns ``x`` unchanged.
+    see the module docstring. ``check_sizes``: first exchange the batch sizes and raise ``ValueError`` if
+    they differ (default: not on CUDA, where reading the exchanged sizes makes the host wait for the GPU;
+    there, pass equal sizes, as a ``DistributedSampler`` with ``drop_last=True`` gives).
+    Without an initialised process group, returns ``x`` unchanged.
     """
     check_choice("grad", grad, GRAD_MODES)
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x
-    sizes = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, torch.tensor([x.shape[0]], device=x.device))
-    if len({int(s) for s in sizes}) != 1:
-        raise ValueError(f"every rank must pass the same batch size, got sizes {[int(s) for s in sizes]}")
+    if check_sizes is None:
+        check_sizes = x.device.type != "cuda"
+    if check_sizes:
+        sizes = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
+        dist.all_gather(sizes, torch.tensor([x.shape[0]], device=x.device))
+        if len({int(s) for s in sizes}) != 1:
+            raise ValueError(f"every rank must pass the same batch size, got sizes {[int(s) for s in sizes]}")
     return _GatherRows.apply(x, grad == "ddp")
 
 
@@ -71,26 +77,52 @@ def _require_group() -> None:
         raise RuntimeError("distributed losses need torch.distributed.init_process_group() first")
 
 
-def clip_loss(a, b, logit_scale, *, impl: str = "auto", grad: str = "exact") -> torch.Tensor:
+# Each loss checks this rank's inputs once (as :mod:`.dispatch` does, same ``check_values`` default), then
+# computes the global loss on the gathered batch without checking it again.
+def clip_loss(
+    a, b, logit_scale, *, impl: str = "auto", grad: str = "exact", check_values: bool | None = None
+) -> torch.Tensor:
     """Global-batch CLIP loss. ``a``, ``b``: this rank's ``(n, D)`` (L2-normalised); returns 0-dim fp32."""
     _require_group()
-    a, b = dispatch.check_pair("a", a, "b", b)
-    return dispatch.clip_loss(
-        gather_features(a, grad=grad), gather_features(b, grad=grad), logit_scale, impl=impl
-    )
+    check_choice("impl", impl, dispatch.IMPLS)
+    a, b = dispatch.check_pair("a", a, "b", b, check_values=check_values)
+    scale = dispatch.as_scalar("logit_scale", logit_scale, a, positive=True, check_values=check_values)
+    A = gather_features(a, grad=grad, check_sizes=check_values)
+    B = gather_features(b, grad=grad, check_sizes=False)  # b has a's shape: checked above
+    return dispatch.run_clip(A, B, scale, impl)
 
 
-def siglip_loss(a, b, logit_scale, logit_bias, *, impl: str = "auto", grad: str = "exact") -> torch.Tensor:
+def siglip_loss(
+    a,
+    b,
+    logit_scale,
+    logit_bias,
+    *,
+    impl: str = "auto",
+    grad: str = "exact",
+    check_values: bool | None = None,
+) -> torch.Tensor:
     """Global-batch SigLIP loss. ``a``, ``b``: this rank's ``(n, D)``; returns 0-dim fp32."""
     _require_group()
-    a, b = dispatch.check_pair("a", a, "b", b)
-    A, B = gather_features(a, grad=grad), gather_features(b, grad=grad)
-    return dispatch.siglip_loss(A, B, logit_scale, logit_bias, impl=impl)
+    check_choice("impl", impl, dispatch.IMPLS)
+    a, b = dispatch.check_pair("a", a, "b", b, check_values=check_values)
+    scale = dispatch.as_scalar("logit_scale", logit_scale, a, positive=True, check_values=check_values)
+    bias = dispatch.as_scalar("logit_bias", logit_bias, a, positive=False, check_values=check_values)
+    A = gather_features(a, grad=grad, check_sizes=check_values)
+    B = gather_features(b, grad=grad, check_sizes=False)
+    return dispatch.run_siglip(A, B, scale, bias, impl)
 
 
-def nt_xent_loss(z1, z2, temperature, *, impl: str = "auto", grad: str = "exact") -> torch.Tensor:
+def nt_xent_loss(
+    z1, z2, temperature, *, impl: str = "auto", grad: str = "exact", check_values: bool | None = None
+) -> torch.Tensor:
     """Global-batch NT-Xent: the views of all ranks are each other's negatives; returns 0-dim fp32."""
     _require_group()
-    z1, z2 = dispatch.check_pair("z1", z1, "z2", z2)
-    Z1, Z2 = gather_features(z1, grad=grad), gather_features(z2, grad=grad)
-    return dispatch.nt_xent_loss(Z1, Z2, temperature, impl=impl)
+    check_choice("impl", impl, dispatch.NT_XENT_IMPLS)
+    z1, z2 = dispatch.check_pair("z1", z1, "z2", z2, check_values=check_values)
+    tau = dispatch.as_scalar(
+        "temperature", temperature, z1, positive=True, reciprocal=True, check_values=check_values
+    )
+    Z1 = gather_features(z1, grad=grad, check_sizes=check_values)
+    Z2 = gather_features(z2, grad=grad, check_sizes=False)
+    return dispatch.run_nt_xent(Z1, Z2, tau, impl)
