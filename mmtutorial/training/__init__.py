@@ -29,6 +29,7 @@ from mmtutorial.training.data import TensorDictDataset, epoch_batches, steps_per
 from mmtutorial.training.distributed import DistInfo, close_distributed, dist_info, init_distributed
 from mmtutorial.training.logs import plot_curves, read_metrics
 from mmtutorial.training.loop import CHECKPOINT, FitResult, fit, seed_everything
+from mmtutorial.training.objectives import clip_objective
 from mmtutorial.training.optim import build_optimizer, build_scheduler, lr_factor, param_groups
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "apply_overrides",
     "build_optimizer",
     "build_scheduler",
+    "clip_objective",
     "close_distributed",
     "config_from_dict",
     "config_to_dict",

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 C = TypeVar("C")
 
 # Keys that may change between a run and its resumption without changing the trajectory.
-RUNTIME_KEYS = frozenset({"eval_every", "log_every", "checkpoint_every", "progress", "tensorboard", "plot"})
+RUNTIME_KEYS = frozenset(
+    {"eval_every", "log_every", "checkpoint_every", "progress", "tensorboard", "plot", "threads"}
+)
 
 
 @dataclass
@@ -34,7 +36,8 @@ class TrainConfig:
     ``lr * min_lr_ratio``. ``grad_accum``: micro-batches per optimizer step (``batch_size`` must divide by
     ``grad_accum x world size``). ``grad_clip``: max global grad norm (0 = off). ``precision``: ``"auto"``
     (bf16 autocast on a CUDA device that supports it, fp32 elsewhere), ``"fp32"`` or ``"bf16"``.
-    ``eval_every`` / ``checkpoint_every``: in optimizer steps (0 = only at the end).
+    ``eval_every`` / ``checkpoint_every``: in optimizer steps (0 = only at the end). ``threads``: CPU
+    threads the command line gives torch (0 = torch's default; a small model trains faster on 1 per process).
     """
 
     steps: int = 100
@@ -55,6 +58,7 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = True
     plot: bool = True
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "log_every"):
