@@ -4,7 +4,7 @@
     1  data, encoders, fusion, losses         building blocks
     2  models, finetune, multitask            assembled from the blocks
     3  training, eval (+ metrics, fusion_tasks: old import paths re-exported)
-    4  cli, workshop, course, __main__        what a user runs
+    4  cli, workshop, course, glossary, __main__   what a user runs or reads
 
 ``exercises`` sits beside the layers and may import anything. Imports are read with ``ast`` (also those
 inside functions), so a lazy import cannot hide a dependency. A package's ``__init__`` belongs to its layer,
@@ -37,6 +37,7 @@ LAYERS = {
     "cli": 4,
     "workshop": 4,
     "course": 4,
+    "glossary": 4,
     "__main__": 4,
 }
 FREE = {"exercises"}
