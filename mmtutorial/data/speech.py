@@ -22,7 +22,6 @@ from math import gcd
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from mmtutorial._validate import check_choice, check_positive
 
@@ -117,6 +116,8 @@ def speak(text: str, voice: Voice | None = None, sample_rate: int = SAMPLE_RATE)
     # espeak-ng streams the WAV, so its header has placeholder lengths; libsndfile reads it regardless.
     audio, native_rate = sf.read(io.BytesIO(wav), dtype="float32")
     if native_rate != sample_rate:
+        from scipy.signal import resample_poly  # imported here: scipy.signal takes seconds to import
+
         g = gcd(sample_rate, native_rate)
         audio = resample_poly(audio, sample_rate // g, native_rate // g).astype(np.float32)
     return np.clip(audio, -1.0, 1.0)
