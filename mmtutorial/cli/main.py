@@ -5,6 +5,7 @@
   train   train a preset (torchrun for several processes)
   eval    retrieval metrics of a trained run
   bench   run a benchmark (source checkout)
+  workshop  release student notebooks, grade them, make slides
 
 Every command has --help with examples.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from mmtutorial.cli import bench, data_cmd, eval, info, train
+from mmtutorial.workshop import cli as workshop
 
 EXAMPLES = """examples:
   mmtutorial data shapes --n 2000 --out data/shapes --image-size 32
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (info, data_cmd, train, eval, bench):
+    for module in (info, data_cmd, train, eval, bench, workshop):
         module.add_parser(sub)
     return parser
 
