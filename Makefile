@@ -2,6 +2,10 @@
 #   make lab    create the environment if needed, install, open the course in JupyterLab
 #   make test   create the environment if needed, install, lint, run pytest (unit tests + nbval over every chapter)
 # Both are idempotent: once the stamp is newer than pyproject.toml and requirements-lock.txt, nothing is installed.
+# On a headless or remote machine: make lab LAB_ARGS="--no-browser --ip=0.0.0.0 --port=8888" (open the printed URL
+# with its token, or tunnel: ssh -N -L 8888:localhost:8888 you@remote).
+# One chapter, re-executed and checked: make chapter NB=chapters/04_fusion.ipynb
+# Runs on Linux and macOS (bash and make from Xcode's command line tools); on Windows run it inside WSL 2 (README).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +19,7 @@ PYTEST_ARGS ?=
 # Two pytest workers (this course targets a 2-core laptop); each notebook stays on one worker.
 PYTEST_WORKERS ?= 2
 
-.PHONY: lab test env system-deps lint format chapters clean lock
+.PHONY: lab test env system-deps lint format chapters chapter clean lock
 
 lab: env
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(LAB_ROOT) $(LAB_ARGS)
@@ -65,6 +69,13 @@ chapters: env
 		echo "== $$nb"; /usr/bin/time -f "   %e s" $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=mmtutorial --ExecutePreprocessor.timeout=600 $$nb || exit 1; \
 	done
+
+# Re-execute one chapter in a fresh kernel, keeping outputs, then check it as make test does.
+NB ?= chapters/00_setup.ipynb
+chapter: env
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.kernel_name=mmtutorial --ExecutePreprocessor.timeout=600 $(NB)
+	$(VENV)/bin/pytest -p no:cacheprovider --nbval-lax --nbval-current-env $(NB)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
