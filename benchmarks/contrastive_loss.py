@@ -56,13 +56,13 @@ def make_loss(impl: str):
     if impl == "compiled":
         return torch.compile(reference.clip_loss)
     if impl == "infcl":
-        from inf_cl import cal_inf_loss  # CUDA only; takes the scale itself
+        from inf_cl import cal_inf_loss  # CUDA only (benchmarks/vendor/ holds the wheel)
 
         def infcl(a, b, s):
+            # Scale-free form on pre-scaled inputs: with scale=s, Inf-CL wraps s in a Function whose backward
+            # calls all_reduce, which fails without a process group. s * a keeps the scale's gradient.
             labels = torch.arange(a.shape[0], device=a.device)
-            return (
-                cal_inf_loss(a, b, labels=labels, scale=s) + cal_inf_loss(b, a, labels=labels, scale=s)
-            ) / 2
+            return (cal_inf_loss(s * a, b, labels=labels) + cal_inf_loss(s * b, a, labels=labels)) / 2
 
         return infcl
     return lambda a, b, s: clip_loss(a, b, s, impl=impl)

@@ -17,14 +17,13 @@ from torch.autograd.function import once_differentiable
 from .clip_kernels import clip_bwd_kernel, clip_fwd_kernel, clip_grad_logits_kernel
 from .grad_chunks import products_by_chunks
 from .launch import (
-    MAX_BLOCK_M,
     backward_path,
     bucket,
     dot_precision,
     g_scale,
     grad_chunk_rows,
     launch,
-    max_programs,
+    scratch_rows,
     strides,
 )
 
@@ -108,8 +107,8 @@ class ClipLossFunction(torch.autograd.Function):
             ga, gb = products_by_chunks(a, b, rows, write_chunk, k, need_a, need_b)
             gs = gs_rows.double().sum()
         else:
-            programs = max_programs(N, a.device)
-            acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
+            rows = scratch_rows(N, a.device)
+            acc = torch.empty(rows * D, device=a.device, dtype=torch.float32)  # (BLOCK_M, D) per program
             ga = torch.empty_like(a, memory_format=torch.contiguous_format)
             gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
             gs = torch.zeros((), device=a.device, dtype=torch.float64)
@@ -119,7 +118,7 @@ class ClipLossFunction(torch.autograd.Function):
                 reset=("gb_ptr", "gs_ptr"),
                 rows=N,
                 D=D,
-                programs=programs,
+                scratch=rows,
                 args=(a, b, s, k, r, c, ga, acc, gb, gs, N, D, bucket(N), *strides(a, b)),
                 **meta,
             )

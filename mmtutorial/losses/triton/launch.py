@@ -37,13 +37,13 @@ GRAD_CONFIGS = [  # the chunked backward's g-writing kernel: a forward tile plus
     (128, 128, 64, 8, 3),
     (128, 64, 64, 4, 3),
     (64, 128, 64, 4, 4),
-    (128, 256, 64, 8, 3),
 ]
-MAX_BLOCK_M = max(c[0] for c in BWD_CONFIGS)  # sizes the fused backward's per-program accumulators
-# Fused backward programs per SM. The bf16 builds of BWD_CONFIGS use 150-255 registers per thread at 8 warps or
-# 72+ KB of shared memory: one CTA fits per SM (the compile report's "CTA/SM" column, checked by a test), so a
-# second program per SM would only double the fp32 scratch without running at the same time.
-BWD_CTAS_PER_SM = 1
+MAX_BLOCK_M = max(c[0] for c in BWD_CONFIGS)
+# The fused backward's persistent programs each own an fp32 (BLOCK_M, D) scratch. Sized from the compiled
+# occupancy (benchmarks/triton_sm90_compile.py, checked by a test): the bf16 builds of BWD_CONFIGS fit one CTA per
+# SM at BLOCK_M = 128 (250-255 registers, 96-128 KB shared) and two at BLOCK_M = 64, so 128 scratch rows per SM
+# serve every configuration; more programs than fit at once would only add scratch.
+SCRATCH_ROWS_PER_SM = 128
 CHUNKED_BWD_MIN_D = 512  # from this D on, the chunked backward (cuBLAS products); below, the fused one
 MAX_CHUNK_ROWS = 4096
 
@@ -129,12 +129,13 @@ def _tuned(kernel: object, kind: str, reset: tuple[str, ...], first_only: bool) 
     )(kernel)
 
 
-def max_programs(N: int, device: torch.device) -> int:
-    """How many programs the persistent (fused) backward may use: BWD_CTAS_PER_SM per SM, one per row block on
-    the CPU. Its fp32 scratch holds ``max_programs * MAX_BLOCK_M * D`` numbers."""
+def scratch_rows(N: int, device: torch.device) -> int:
+    """Rows of the fused backward's fp32 (rows, D) scratch: SCRATCH_ROWS_PER_SM per SM on a GPU (whatever N),
+    every row block at once on the CPU. A launch runs at most ``scratch_rows // BLOCK_M`` persistent programs."""
     if device.type == "cuda":
-        return BWD_CTAS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
-    return triton.cdiv(N, _block(N, MAX_BLOCK_M))
+        return SCRATCH_ROWS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
+    bm = _block(N, MAX_BLOCK_M)
+    return triton.cdiv(N, bm) * bm
 
 
 def backward_path(D: int) -> str:
@@ -173,29 +174,34 @@ def launch(
     D: int,
     args: tuple,
     cols: int = 0,
-    programs: int = 0,
+    scratch: int = 0,
     **meta,
 ) -> None:
-    """Run ``kernel`` over cdiv(rows, BLOCK_M) row-block programs (at most ``programs`` if given: persistent),
-    times cdiv(cols, BLOCK_N) column blocks when ``cols`` is given (a 2-D grid).
+    """Run ``kernel`` over cdiv(rows, BLOCK_M) row-block programs (persistent, at most scratch // BLOCK_M of them,
+    when ``scratch`` rows of per-program scratch are given), times cdiv(cols, BLOCK_N) column blocks when ``cols``
+    is given (a 2-D grid).
 
     ``kind``: "fwd", "bwd" or "grad" (which configurations to autotune over); ``args``: the positional
     arguments; ``meta``: the compile-time ones besides the block sizes.
     """
-    cap = programs or 2**31 - 1
+
+    def programs(bm: int) -> int:
+        n = triton.cdiv(rows, bm)
+        return min(n, scratch // bm) if scratch else n
+
     if interpreting(kernel):
         bm = _block(rows, MAX_BLOCK_M)
         blocks = {"BLOCK_M": bm, "BLOCK_N": _block(cols or rows, MAX_BLOCK_M), "BLOCK_D": _block(D, 128)}
         if INTERPRETER_BLOCKS is not None:  # tests: small, unequal blocks exercise every mask and branch
             blocks = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_D"), INTERPRETER_BLOCKS, strict=True))
-        grid = (min(triton.cdiv(rows, blocks["BLOCK_M"]), cap),)
+        grid = (programs(blocks["BLOCK_M"]),)
         if cols:
             grid += (triton.cdiv(cols, blocks["BLOCK_N"]),)
         kernel[grid](*args, UPCAST=True, **meta, **blocks)
         return
 
     def grid(m):
-        g = (min(triton.cdiv(rows, m["BLOCK_M"]), cap),)
+        g = (programs(m["BLOCK_M"]),)
         return g + (triton.cdiv(cols, m["BLOCK_N"]),) if cols else g
 
     first_only = os.environ.get("MMTUTORIAL_TRITON_AUTOTUNE", "1") == "0"

@@ -12,14 +12,13 @@ from torch.autograd.function import once_differentiable
 
 from .grad_chunks import products_by_chunks
 from .launch import (
-    MAX_BLOCK_M,
     backward_path,
     bucket,
     dot_precision,
     g_scale,
     grad_chunk_rows,
     launch,
-    max_programs,
+    scratch_rows,
     strides,
 )
 from .siglip_kernels import siglip_bwd_kernel, siglip_fwd_kernel, siglip_grad_logits_kernel
@@ -79,8 +78,8 @@ class SiglipLossFunction(torch.autograd.Function):
             ga, gb = products_by_chunks(a, b, rows, write_chunk, k, need_a, need_b)
             gs, gt = gs_rows.double().sum(), gt_rows.double().sum()
         else:
-            programs = max_programs(N, a.device)
-            acc = torch.empty(programs * MAX_BLOCK_M * D, device=a.device, dtype=torch.float32)  # per program
+            rows = scratch_rows(N, a.device)
+            acc = torch.empty(rows * D, device=a.device, dtype=torch.float32)  # (BLOCK_M, D) per program
             ga = torch.empty_like(a, memory_format=torch.contiguous_format)
             gb = torch.zeros(N, D, device=a.device, dtype=torch.float32)
             gs = torch.zeros((), device=a.device, dtype=torch.float64)
@@ -91,7 +90,7 @@ class SiglipLossFunction(torch.autograd.Function):
                 reset=("gb_ptr", "gs_ptr", "gt_ptr"),
                 rows=N,
                 D=D,
-                programs=programs,
+                scratch=rows,
                 args=(a, b, s, t, k, ga, acc, gb, gs, gt, N, D, bucket(N), *strides(a, b)),
                 **meta,
             )
