@@ -186,8 +186,8 @@ def test_gpu_real_sizes(name, n, d):
 
 @pytest.mark.slow
 def test_gpu_check_runs_at_a_tiny_size_on_cpu():
-    # The one-command GPU check, --tiny: the same script on the CPU under the interpreter (correctness and
-    # benchmark steps, exit status 0 only if both pass). Its sm_90 compile report: test_triton_sm90_compile.py.
+    # The one-command GPU check, --tiny: the same script on the CPU under the interpreter (correctness
+    # and benchmark steps, exit status 0 only if both pass). The sm_90 report: test_triton_sm90_compile.py.
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1]
