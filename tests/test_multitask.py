@@ -45,6 +45,15 @@ from mmtutorial.multitask import (
 D64 = torch.float64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny models: one thread is faster and does not oversubscribe a shared CPU
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def t64(rows):
     return torch.tensor(rows, dtype=D64)
 
