@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -32,3 +36,51 @@ def test_grid_check():
     for wrong in [(7, 15), (8, 15), None]:
         with pytest.raises(AssertionError):
             ch06.check_grid(wrong)
+
+
+triton = pytest.importorskip("triton")
+tl = pytest.importorskip("triton.language")
+
+
+@triton.jit
+def _inside(rows, dd, N, D):
+    return (rows[:, None] < N) & (dd[None, :] < D)
+
+
+@triton.jit
+def _rows_only(rows, dd, N, D):  # forgets the ragged end of D
+    return (rows[:, None] < N) & (dd[None, :] < 1 << 30)
+
+
+@triton.jit
+def _cols_only(rows, dd, N, D):  # forgets the ragged last row block
+    return (rows[:, None] < 1 << 30) & (dd[None, :] < D)
+
+
+@triton.jit
+def _off_by_one(rows, dd, N, D):  # reads row N
+    return (rows[:, None] <= N) & (dd[None, :] < D)
+
+
+@triton.jit
+def _too_strict(rows, dd, N, D):  # drops the last column
+    return (rows[:, None] < N) & (dd[None, :] < D - 1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:triton.runtime.interpreter")
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1", reason="needs Triton's CPU interpreter")
+def test_tile_mask_check_accepts_the_mask_and_rejects_wrong_ones():
+    assert ch06.check_tile_mask(_inside)
+    for wrong in (_rows_only, _cols_only, _off_by_one, _too_strict, None, 3):
+        with pytest.raises(AssertionError):
+            ch06.check_tile_mask(wrong)
+
+
+def test_checks_raise_under_python_O():
+    # The checks raise explicitly, so they still reject a wrong answer when asserts are stripped.
+    code = (
+        "from mmtutorial.exercises import ch06\n"
+        "try:\n    ch06.check_grid((7, 15))\nexcept AssertionError:\n    print('RAISED')"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=120)
+    assert "RAISED" in out.stdout, out.stderr
