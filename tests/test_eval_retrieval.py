@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mmtutorial.eval import (
+    best_positive_rank,
     chance_recall_at_k,
     cross_modal_retrieval,
     paired_positives,
@@ -177,3 +178,14 @@ def test_cross_modal_errors():
         retrieval_report(torch.eye(2), paired_positives(2), "image to", "text")
     with pytest.raises(ValueError, match="labels must be integer"):
         positives_from_labels(torch.zeros(3), torch.zeros(3))
+
+
+def test_best_positive_rank_equals_stable_sort_in_chunks():
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randint(0, 4, (37, 11), generator=g).double()  # ties everywhere, fp64
+    positives = torch.rand(37, 11, generator=g) < 0.3
+    positives[:, 5] |= ~positives.any(dim=1)
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    want = positives.gather(1, order).float().argmax(dim=1)  # position of the first positive in the ranking
+    for chunk in (1, 5, 37, 1024):
+        assert torch.equal(best_positive_rank(scores, positives, chunk=chunk), want)

@@ -8,6 +8,7 @@
 
 from mmtutorial.eval.index import FaissIndex, compare_indexes, exact_search, recall_vs_exact
 from mmtutorial.eval.retrieval import (
+    best_positive_rank,
     chance_recall_at_k,
     check_retrieval_inputs,
     cross_modal_retrieval,
@@ -25,6 +26,7 @@ from mmtutorial.eval.zeroshot import (
 
 __all__ = [
     "FaissIndex",
+    "best_positive_rank",
     "build_zero_shot_classifier",
     "chance_recall_at_k",
     "check_retrieval_inputs",

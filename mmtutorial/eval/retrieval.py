@@ -49,20 +49,36 @@ def check_retrieval_inputs(scores: torch.Tensor, positives: torch.Tensor) -> Non
         )
 
 
+def best_positive_rank(scores: torch.Tensor, positives: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Rank (0 = first) of each query's best-ranked positive: ``(Q, G), (Q, G) -> (Q,)`` long.
+
+    A query's best positive is its highest-scoring positive (the lowest index among equals); its rank is the
+    number of items that score higher plus the equal-scoring items with a lower index. Queries are processed
+    ``chunk`` rows at a time, so memory is ``O(chunk * G)`` and nothing is sorted.
+    """
+    check_retrieval_inputs(scores, positives)
+    out = []
+    index = torch.arange(scores.shape[1], device=scores.device)
+    for start in range(0, scores.shape[0], chunk):
+        s, p = scores[start : start + chunk], positives[start : start + chunk]
+        best = s.masked_fill(~p, -math.inf).max(dim=1, keepdim=True).values  # (c, 1)
+        best_idx = (p & (s == best)).int().argmax(dim=1, keepdim=True)  # first maximal index
+        ahead = (s > best) | ((s == best) & (index < best_idx))  # (c, G): items ranked before it
+        out.append(ahead.sum(dim=1))
+    return torch.cat(out)
+
+
 @torch.no_grad()
 def recall_at_k(scores: torch.Tensor, positives: torch.Tensor, k: int) -> float:
     """Fraction of queries with at least one positive among their ``k`` highest-scoring gallery items.
 
     ``scores`` ``(Q, G)``: similarity of query ``q`` to gallery item ``g`` (higher = more similar);
     ``positives`` bool ``(Q, G)``: which gallery items are correct for each query (one or more per row).
-    Ties are broken by gallery index (the lower index ranks first). ``1 <= k <= G``.
+    Ties are broken by gallery index (the lower index ranks first), as a stable sort would. ``1 <= k <= G``.
     """
     check_retrieval_inputs(scores, positives)
     k = _check_k(k, scores.shape[1])
-    # stable sort: equal scores keep their index order, so the lower index ranks first
-    order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]  # (Q, k)
-    hits = positives.gather(1, order).any(dim=1)  # (Q,)
-    return float(hits.float().mean())
+    return float((best_positive_rank(scores, positives) < k).float().mean())
 
 
 def chance_recall_at_k(positives: torch.Tensor, k: int) -> float:
@@ -118,7 +134,7 @@ def retrieval_report(
     for name, value in (("query", query), ("gallery", gallery)):
         if not isinstance(value, str) or not value.isidentifier():
             raise ValueError(f"{name} must be a modality name such as 'image', got {value!r}")
-    check_retrieval_inputs(scores, positives)
+    ranks = best_positive_rank(scores, positives)  # (Q,), computed once for every k
     G = scores.shape[1]
     out: dict[str, float] = {}
     for k in ks:
@@ -127,7 +143,7 @@ def retrieval_report(
         if k > G:
             continue
         key = f"{query}_to_{gallery}_r{k}"
-        out[key] = recall_at_k(scores, positives, k)
+        out[key] = float((ranks < k).float().mean())
         out[key + "_chance"] = chance_recall_at_k(positives, k)
     return out
 
