@@ -1,4 +1,4 @@
-"""The package reads bottom-up: a module imports only from its own layer or the layers below (DESIGN.md).
+"""The package reads bottom-up: a module imports only from its own layer or the layers below (docs/design.md).
 
     0  types, _validate                       the contract every layer shares
     1  data, encoders, fusion, losses         building blocks

@@ -1,6 +1,6 @@
 """Find the exercises of a course notebook: prompt, starter cell, solution cell and the check to run.
 
-A chapter's exercise is three cells in a row (see DESIGN's "Exercises"):
+A chapter's exercise is three cells in a row (see docs/design.md, "Anatomy of a chapter"):
 
     markdown  **Exercise k.** the prompt
     code      the starter the learner edits:      VAR = None  # your answer
