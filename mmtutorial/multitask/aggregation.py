@@ -47,22 +47,26 @@ def pcgrad(grads: torch.Tensor, generator: torch.Generator | None = None) -> tor
     return out
 
 
+def _gram(grads: torch.Tensor) -> torch.Tensor:
+    """``(T, T)`` Gram matrix ``G Gᵀ`` in fp64, computed in ``grads``' dtype (no fp64 copy of ``G``)."""
+    return (grads @ grads.T).to(torch.float64)
+
+
 def mgda_weights(grads: torch.Tensor) -> torch.Tensor:
-    """Simplex weights ``α (T,)`` of MGDA's min-norm point (closed form for T = 2, Wolfe's algorithm
-    above)."""
-    if grads.shape[0] == 1:
+    """Simplex weights ``α (T,)`` of MGDA's min-norm point (closed form for T = 2, else Wolfe's algorithm)."""
+    T = grads.shape[0]
+    if T == 1:
         return torch.ones(1, dtype=grads.dtype, device=grads.device)
-    if grads.shape[0] == 2:
-        g64 = grads.to(torch.float64)
-        a = min_norm_two(g64[0], g64[1])
+    K = _gram(grads)
+    if T == 2:
+        a = min_norm_two(K)
         return torch.stack([a, 1 - a]).to(grads.dtype)
-    return min_norm_weights(grads.to(torch.float64) @ grads.to(torch.float64).T).to(grads.dtype)
+    return min_norm_weights(K).to(grads.dtype)
 
 
 def mgda(grads: torch.Tensor) -> torch.Tensor:
     """MGDA: the min-norm point ``Σ α_t g_t`` of the hull of the rows of ``grads`` (unscaled). ``(P,)``."""
-    alpha = mgda_weights(grads)
-    return (alpha.to(torch.float64) @ grads.to(torch.float64)).to(grads.dtype)
+    return mgda_weights(grads) @ grads
 
 
 def cagrad_weights(grads: torch.Tensor, c: float = 0.5) -> torch.Tensor:
@@ -72,7 +76,7 @@ def cagrad_weights(grads: torch.Tensor, c: float = 0.5) -> torch.Tensor:
     Objective ``F(w) = wᵀ K 1/T + c |g_0| sqrt(wᵀ K w)`` with ``K = G Gᵀ`` and ``|g_0|² = 1ᵀ K 1 / T²``.
     """
     T = grads.shape[0]
-    K = (grads.to(torch.float64) @ grads.to(torch.float64).T).cpu().numpy()
+    K = _gram(grads).cpu().numpy()
     scale = max(float(np.abs(K).max()), 1e-300)
     K = K / scale  # the minimiser does not depend on a common scale
     b = K.mean(axis=1)  # K g_0 in Gram coordinates: (g_t · g_0)_t

@@ -20,27 +20,30 @@ def _check(grads: torch.Tensor) -> torch.Tensor:
     return grads
 
 
+def _gram(grads: torch.Tensor) -> torch.Tensor:
+    return (_check(grads) @ grads.T).to(torch.float64)  # (T, T), no fp64 copy of the (T, P) gradients
+
+
 def cosine_matrix(grads: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """``(T, T)`` cosine similarities between the rows of ``grads (T, P)``; a zero row has cosine 0 with
-    all."""
-    g = _check(grads).to(torch.float64)
-    unit = g / g.norm(dim=1, keepdim=True).clamp_min(eps)
-    return (unit @ unit.T).clamp(-1.0, 1.0).to(grads.dtype)
+    """``(T, T)`` cosine similarities between the rows of ``grads (T, P)``; a zero row has cosine 0."""
+    K = _gram(grads)
+    norms = K.diagonal().clamp_min(0).sqrt().clamp_min(eps)
+    return (K / norms[:, None] / norms[None, :]).clamp(-1.0, 1.0).to(grads.dtype)
 
 
 def conflict_fraction(grads: torch.Tensor) -> float:
     """Fraction of task pairs ``i < j`` whose gradients conflict (negative dot product); 0.0 for one task."""
-    g = _check(grads).to(torch.float64)
-    T = g.shape[0]
+    K = _gram(grads)
+    T = K.shape[0]
     if T < 2:
         return 0.0
     i, j = torch.triu_indices(T, T, offset=1)
-    return float(((g @ g.T)[i, j] < 0).double().mean())
+    return float((K[i, j] < 0).double().mean())
 
 
 def norm_ratios(grads: torch.Tensor) -> torch.Tensor:
     """``(T,)`` gradient norms divided by their mean (all ones when the tasks pull equally hard)."""
-    norms = _check(grads).to(torch.float64).norm(dim=1)
+    norms = _gram(grads).diagonal().clamp_min(0).sqrt()
     mean = norms.mean()
     if mean == 0:
         return torch.ones_like(norms).to(grads.dtype)

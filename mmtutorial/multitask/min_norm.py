@@ -17,16 +17,16 @@ from __future__ import annotations
 import torch
 
 
-def min_norm_two(g1: torch.Tensor, g2: torch.Tensor) -> torch.Tensor:
-    """Weight ``a`` of ``g1`` in the min-norm point ``a g1 + (1 - a) g2`` of the segment (0-dim tensor).
+def min_norm_two(gram: torch.Tensor) -> torch.Tensor:
+    """Weight ``a`` of ``g1`` in the min-norm point ``a g1 + (1 - a) g2``, from the ``(2, 2)`` Gram matrix.
 
-    ``a = clamp((g2 - g1) · g2 / |g1 - g2|², 0, 1)``; if ``g1 == g2`` every ``a`` gives the same point: 0.5.
+    ``a = clamp((g2 - g1) · g2 / |g1 - g2|², 0, 1) = clamp((K22 - K12) / (K11 - 2 K12 + K22), 0, 1)``; if
+    ``g1 == g2`` every ``a`` gives the same point: 0.5. Returns a 0-dim tensor of ``gram``'s dtype.
     """
-    diff = g1 - g2
-    denom = diff.dot(diff)
+    denom = gram[0, 0] - 2 * gram[0, 1] + gram[1, 1]
     if denom <= 0:
-        return torch.tensor(0.5, dtype=g1.dtype, device=g1.device)
-    return ((g2 - g1).dot(g2) / denom).clamp(0.0, 1.0)
+        return torch.tensor(0.5, dtype=gram.dtype, device=gram.device)
+    return ((gram[1, 1] - gram[0, 1]) / denom).clamp(0.0, 1.0)
 
 
 def _affine_min(K: torch.Tensor) -> torch.Tensor:

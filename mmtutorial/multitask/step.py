@@ -23,18 +23,16 @@ from mmtutorial.multitask.weighting import GradNorm, UncertaintyWeighting
 def task_gradients(losses: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
     """``G (T, P)``: row t is the flattened gradient of ``losses[t]`` w.r.t. ``params`` (0 where unused)."""
     params = list(params)
-    rows = []
+    P = sum(p.numel() for p in params)
+    G = losses.new_zeros(losses.shape[0], P)
     for t in range(losses.shape[0]):
         grads = torch.autograd.grad(losses[t], params, retain_graph=True, allow_unused=True)
-        rows.append(
-            torch.cat(
-                [
-                    (torch.zeros_like(p) if g is None else g).reshape(-1)
-                    for g, p in zip(grads, params, strict=True)
-                ]
-            )
-        )
-    return torch.stack(rows)
+        offset = 0
+        for g, p in zip(grads, params, strict=True):
+            if g is not None:
+                G[t, offset : offset + p.numel()] = g.reshape(-1)
+            offset += p.numel()
+    return G
 
 
 def _write_grad(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
