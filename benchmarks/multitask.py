@@ -60,6 +60,9 @@ def _peak_step_bytes(opt, step) -> int:
 
 def run(task_counts=(2, 4, 8), strategies=STRATEGIES, steps: int = 15) -> pd.DataFrame:
     rows = []
+    _, _, warm = _setup(max(task_counts), "ew")  # first steps of a process are slow (allocator, lazy init)
+    for _ in range(5):
+        warm()
     for T in task_counts:
         for s in strategies:
             model, opt, step = _setup(T, s)
