@@ -228,6 +228,13 @@ def test_world_config_refuses_non_finite_noise_and_negative_seed():
         WorldConfig(noise=float("inf"))
     with pytest.raises(ValueError, match="seed must be an int >= 0"):
         WorldConfig(seed=-1)
+    from mmtutorial.data.digits import DigitsDataset
+    from mmtutorial.data.emoji import EmojiDataset
+
+    for dataset in (EmojiDataset, DigitsDataset):
+        with pytest.raises(ValueError, match="seed must be an int >= 0"):
+            dataset(seed=-1)
+    assert WorldConfig(seed=np.int64(2)).seed == 2  # numpy ints are ints
 
 
 def test_unwritable_out_is_one_line_naming_it(tmp_path, capsys):

@@ -57,6 +57,8 @@ class DigitsDataset(Dataset):
 
     def __init__(self, size: int = 32, seed: int = 0, limit: int | None = None) -> None:
         check_positive("size", size)
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0 (numpy seeds are non-negative), got {seed!r}")
         if limit is not None:
             check_positive("limit", limit)
         images, targets = _digits()

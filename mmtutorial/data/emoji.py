@@ -158,6 +158,8 @@ class EmojiDataset(Dataset):
     def __init__(self, style: str = "color", size: int = 64, seed: int = 0, limit: int | None = None) -> None:
         check_choice("style", style, STYLES)
         check_positive("size", size)
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0 (numpy seeds are non-negative), got {seed!r}")
         if limit is not None:
             check_positive("limit", limit)
         self.style, self.size, self.seed = style, size, seed

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,11 +86,11 @@ class WorldConfig:
         for name in ("shapes", "colors", "sizes", "motions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "holdout", tuple(tuple(c) for c in self.holdout))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0 (numpy seeds are non-negative), got {self.seed!r}")
         for name in ("image_size", "min_shapes", "max_shapes", "n_frames", "sample_rate", "length"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an int, got {value!r}")
         check_positive("image_size", self.image_size)
         if self.image_size < 16:
