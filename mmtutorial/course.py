@@ -112,7 +112,8 @@ CHAPTERS: tuple[Chapter, ...] = (
         "Multi-task learning",
         "3.2.3",
         "多任务学习",
-        "hard, soft and hierarchical sharing; loss weighting; gradient conflict",
+        "hard, soft, hierarchical sharing and MMoE; gradient conflict; loss weighting and gradient surgery "
+        "against the plain sum",
     ),
     Chapter(
         8,
@@ -126,18 +127,20 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         9,
         "project",
-        "Project: end to end",
+        "Project practice: train, evaluate, resume, scale",
         "5",
         "项目实践",
-        "trains end to end with the command line, evaluates, saves, reloads, predicts",
+        "trains a two-tower CLIP from a shell with a config, evaluates retrieval, resumes from a checkpoint, "
+        "runs on 2 processes with torchrun",
     ),
     Chapter(
         10,
         "applications",
-        "Applications",
+        "Applications: zero-shot classification, any-to-any retrieval, VQA and a retrieval service",
         "6",
         "实际应用场景",
-        "zero-shot classification and cross-modal retrieval (text, audio, video to image)",
+        "zero-shot classification, text/audio/video-to-image retrieval, captioning by retrieval, VQA, "
+        "a FAISS retrieval service",
     ),
     Chapter(
         11,
@@ -151,7 +154,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         12,
         "resources_summary_faq",
-        "Resources, summary and FAQ",
+        "Tools, trends and answers",
         "7, 8, 9",
         "工具和资源推荐 · 总结 · 常见问题与解答",
         "tools and resources, trends and challenges, an FAQ with runnable answers, a bilingual glossary",
