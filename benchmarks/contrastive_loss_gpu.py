@@ -280,6 +280,25 @@ def bench(device, sizes, d, tiny):
                 flush=True,
             )
         del a, b
+    # The backward rule (launch.CHUNKED_BWD_MIN_D): both backwards at a small D too, kernel only.
+    n, d_small = sizes[0], d // 3
+    g = torch.Generator().manual_seed(1)
+    a = F.normalize(torch.randn(n, d_small, generator=g), dim=1).to(device, dtype)
+    b = F.normalize(torch.randn(n, d_small, generator=g), dim=1).to(device, dtype)
+    for path in ("fused", "chunked"):
+        t, extra = measure(
+            clip_loss_triton, a, b, s, device, budget_s=2.0 if not tiny else 0.5, MMTUTORIAL_TRITON_BWD=path
+        )
+        if isinstance(t, str):
+            print(f"{n:7d} {d_small:4d} triton ({path}) {t}", flush=True)
+            continue
+        tflops = 8 * n * n * d_small / t / 1e12
+        results[(n, f"rule {d_small} {path}")] = (t, tflops, extra)
+        print(
+            f"{n:7d} {d_small:4d} {'triton (' + path + ')':22} {t * 1e3:9.2f} {tflops:8.1f} "
+            f"{100 * tflops / peak:6.1f} {extra / 1e9:9.3f}",
+            flush=True,
+        )
     return peak, results
 
 
@@ -316,6 +335,16 @@ def verdicts(peak, results, sizes, d, device):
             f"VERDICT Inf-CL: {'PASS' if good else 'FAIL'} - kernel {ratio:.2f}x Inf-CL's throughput "
             f"at N={n0} (target >= 3x)"
         )
+    for dd in sorted({int(k.split()[1]) for (_, k) in results if k.startswith("rule")}):
+        f, c = results.get((n0, f"rule {dd} fused")), results.get((n0, f"rule {dd} chunked"))
+        at_d = [v for (n, k), v in results.items() if n == n0 and k.startswith("triton (")]
+        if f and c:
+            print(
+                f"RULE backward: at D={dd} fused {f[1]:.0f} vs chunked {c[1]:.0f} TFLOP/s; at D={d} "
+                + " vs ".join(f"{v[1]:.0f}" for v in at_d)
+                + f" (default first); CHUNKED_BWD_MIN_D = "
+                f"{launch.CHUNKED_BWD_MIN_D}"
+            )
     mem = [v[2] for (n, k), v in results.items() if n == n1 and k.startswith("triton")]
     allowance = n1 * d * 4 + 1024 * n1
     if not mem or device.type != "cuda":
