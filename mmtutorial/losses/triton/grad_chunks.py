@@ -39,7 +39,10 @@ def _addmm_fp32(acc: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
         try:
             torch.addmm(acc, x, y, out_dtype=torch.float32, out=acc)
             ADDMM_INTO_FP32 = "torch.addmm(out_dtype=fp32) in place"
-        except RuntimeError:  # an older build without the fused form: upcast the chunk (2x its memory)
+        except (
+            RuntimeError,
+            TypeError,
+        ):  # no fused 16-bit-in, fp32-out form here: upcast the chunk (2x memory)
             acc.addmm_(x.float(), y.float())
             ADDMM_INTO_FP32 = "fallback: addmm_ on an fp32 copy of the chunk"
     else:
