@@ -24,10 +24,12 @@ def _mm_fp32(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.float32:
         return x @ y
     if x.is_cuda:
-        return torch.mm(x, y, out_dtype=torch.float32)
-    return (
-        x.float() @ y.float()
-    )  # products of 16-bit numbers are exact in fp32: only the summation order differs
+        try:
+            return torch.mm(x, y, out_dtype=torch.float32)
+        except (RuntimeError, TypeError):  # no 16-bit-in, fp32-out form here
+            pass
+    # products of 16-bit numbers are exact in fp32: only the summation order differs from the GPU
+    return x.float() @ y.float()
 
 
 def _addmm_fp32(acc: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
