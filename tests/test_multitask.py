@@ -527,3 +527,23 @@ def test_multitask_imports_only_lower_layers():
             for n in names:
                 if n.startswith("mmtutorial."):
                     assert n.split(".")[1] in allowed, f"{path.name} imports {n}"
+
+
+# ---- the chapter's data ------------------------------------------------------------------------------------
+def test_world_tasks_labels_and_masks():
+    from mmtutorial.multitask.world_tasks import TASK_CLASSES, make_world_tasks
+
+    data = make_world_tasks(n_train=40, n_test=20, seed=0)
+    assert data.x["train"].shape == (40, 320) and data.x["test"].shape == (20, 320)
+    assert bool(torch.isfinite(data.x["train"]).all())
+    world = data.meta["world"]
+    for i in range(40):
+        y = {t: int(v[i]) for t, v in data.labels["train"].items()}
+        order = world.scene(i).left_to_right()
+        assert y["count"] == len(order) - 1
+        assert world.config.shapes[y["shape"]] == order[0].shape
+        assert world.config.colors[y["color"]] == order[0].color
+        # relation is defined only with two or more shapes: a per-sample task mask
+        assert (y["relation"] == MISSING) == (len(order) == 1)
+        for t, k in TASK_CLASSES.items():
+            assert -1 <= y[t] < k

@@ -1,17 +1,17 @@
 """A multimodal multi-task problem from the procedural world, as precomputed features (fast on a CPU).
 
-Each scene (1-3 shapes) is rendered as a 32 x 32 image and 0.5 s of audio. Fixed feature extractors, no
-learning:
-the image average-pooled to 16 x 16 x 3 (768 numbers) and the log-magnitude spectrogram of the audio pooled to
-8 time x 32 frequency bins (256); the 1024 features are standardised with the training split's statistics.
+Each scene (1-3 shapes) is rendered as a 32 x 32 image and 0.5 s of audio at 8 kHz. Fixed feature
+extractors, no learning: the image average-pooled to 8 x 8 x 3 (192 numbers) and the log-magnitude
+spectrogram of the audio pooled to 16 frequency x 8 time bins (128); the 320 features are standardised with
+the training split's statistics.
 
 Tasks, all about the **leftmost** shape (the first tone in the audio) or the whole scene:
 
 * ``shape`` (5 classes) and ``color`` (6): image, or the first tone's timbre and pitch;
 * ``count`` (1-3 shapes, 3 classes): image, or the number of tones;
-* ``relation`` (2): is the leftmost shape higher in the image than the rightmost one? Only the image knows,
-and
-  it is *undefined* for one-shape scenes: those samples carry ``MISSING`` (-1), a per-sample task mask.
+* ``relation`` (2): is the leftmost shape higher in the image than the rightmost one? Only the image
+  knows, and it is *undefined* for one-shape scenes: those samples carry ``MISSING`` (-1), a per-sample
+  task mask.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TASK_CLASSES = {"shape": 5, "color": 6, "count": 3, "relation": 2}
 
 @dataclass
 class MultiTaskData:
-    """Features ``x[split] (N, 1024)`` float32 and ``labels[split] {task: long (N,)}`` (-1 = missing)."""
+    """Features ``x[split] (N, 320)`` float32 and ``labels[split] {task: long (N,)}`` (-1 = missing)."""
 
     x: dict[str, torch.Tensor]
     labels: dict[str, dict[str, torch.Tensor]]
@@ -40,7 +40,7 @@ class MultiTaskData:
 
 
 def _audio_features(audio: np.ndarray) -> np.ndarray:
-    """``(N, L)`` audio -> ``(N, 256)`` log-magnitude STFT pooled to 8 time x 32 frequency bins."""
+    """``(N, L)`` audio -> ``(N, 128)`` log-magnitude STFT pooled to 16 frequency x 8 time bins."""
     wave = torch.from_numpy(audio)
     spec = torch.stft(
         wave, n_fft=256, hop_length=128, window=torch.hann_window(256), return_complex=True
