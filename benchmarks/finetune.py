@@ -160,7 +160,7 @@ def measure(name, setup, base: nn.Module, batch, labels, repeats: int, device: t
     loss, act = saved_activation_bytes(forward, params)
     loss.backward()
     grads = tensor_bytes(p.grad for p in model.parameters() if p.grad is not None)
-    state = tensor_bytes(v for s in opt.state.values() for v in s.values())
+    state = tensor_bytes(v for s in opt.state.values() for k, v in s.items() if k != "step")  # the moments
     row = {
         "method": name,
         "trainable": count_trainable(model),
