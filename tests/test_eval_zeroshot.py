@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmtutorial.types import EncoderOutput
 from mmtutorial.eval import build_zero_shot_classifier, fill_template, zero_shot_accuracy, zero_shot_logits
+from mmtutorial.types import EncoderOutput
 
 
 class FakeTextEncoder:
