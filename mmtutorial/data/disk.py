@@ -216,7 +216,8 @@ class DatasetWriter:
         self.modalities: set[str] = {"caption"}
         self.sample_rate: int | None = None
         self.count = 0
-        self.work = _sibling(self.out, "partial")  # the folder being filled
+        self._target = self.out.resolve()  # "." or "ds/.." have no usable name: work with the real path
+        self.work = _sibling(self._target, "partial")  # the folder being filled
         self._captions = open(self.work / "captions.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self.closed = False
 
@@ -327,7 +328,7 @@ class DatasetWriter:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"extra must be JSON-serialisable without NaN/inf ({e})") from e
             (self.work / "manifest.json").write_text(text, encoding="utf-8")
-            replace_folder(self.work, self.out)
+            replace_folder(self.work, self._target)
         except BaseException:
             self.abort()
             raise
