@@ -299,3 +299,22 @@ def test_tokenizer_load_names_the_missing_or_bad_file(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json"):
         TextTokenizer.load(tmp_path / "bad.json")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("impl", ["reference", "chunked"])
+def test_cuda_losses_never_synchronise_with_the_host(impl):
+    """CUDA's own detector: with sync debug mode "error", any host synchronisation raises."""
+    a, b = (x.cuda() for x in aligned(256, 32))
+    a.requires_grad_(True)
+    s = torch.tensor(10.0, device="cuda", requires_grad=True)
+    t = torch.tensor(-2.0, device="cuda", requires_grad=True)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        total = losses.clip_loss(a, b, s, impl=impl) + losses.siglip_loss(a, b, s, t, impl=impl)
+        total = total + losses.clip_loss(a, b, 20.0, impl=impl)  # a Python scale: checked on the host
+        total.backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(total).item()
