@@ -40,6 +40,7 @@ def test_grid_check():
 
 try:  # Triton ships for Linux only: the mask exercise is skipped where it is missing
     import triton
+    import triton.language as tl  # noqa: F401 - the interpreter wants it visible to @triton.jit functions
 except ImportError:
     triton = None
 
