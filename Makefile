@@ -7,6 +7,9 @@
 # One chapter, re-executed and checked: make chapter NB=chapters/04_fusion.ipynb
 # Runs on Linux and macOS (bash and make from Xcode's command line tools); on Windows run it inside WSL 2 (README).
 SHELL := /bin/bash
+# Some shells set PYTHONDONTWRITEBYTECODE; then every process recompiles torch's modules (about 25 s each for
+# torch._dynamo on a 2-core laptop). Let Python cache bytecode in the environment.
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
