@@ -45,7 +45,8 @@ class EncoderOutput:
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``tokens`` ``(B, T, D)`` over real positions of ``mask`` ``(B, T)``; ``(B, D)``.
 
-    A row with no real token gives zeros, not NaN.
+    A row with no real token gives zeros, not NaN; values at padded positions never matter (even NaN/inf).
     """
     w = mask.to(tokens.dtype).unsqueeze(-1)
-    return (tokens * w).sum(1) / w.sum(1).clamp_min(1.0)
+    # where(), not a product: NaN * 0 is NaN, so a product would let NaN in the padding through.
+    return torch.where(w != 0, tokens * w, 0.0).sum(1) / w.sum(1).clamp_min(1.0)

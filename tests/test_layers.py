@@ -142,3 +142,20 @@ def test_old_import_paths_still_work(old):
 
     if old == "mmtutorial.encoders.base":
         assert mod.EncoderOutput is types.EncoderOutput
+
+
+def test_masked_mean_ignores_nan_and_inf_in_padding():
+    """The shared pooling contract: padded positions never matter, whatever they hold."""
+    import torch
+
+    from mmtutorial.types import masked_mean
+
+    tokens = torch.randn(2, 4, 3)
+    mask = torch.tensor([[True, True, False, False], [False, False, False, False]])
+    clean = masked_mean(tokens, mask)
+    dirty = tokens.clone()
+    dirty[0, 2:] = float("nan")
+    dirty[1] = float("inf")
+    out = masked_mean(dirty, mask)
+    assert torch.equal(out, clean) and torch.isfinite(out).all()
+    assert torch.allclose(out[0], tokens[0, :2].mean(0)) and torch.equal(out[1], torch.zeros(3))
