@@ -118,7 +118,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         8,
         "finetuning",
-        "Pretraining, fine-tuning and transfer",
+        "Pretraining and fine-tuning",
         "3.2.5",
         "迁移学习",
         "pretrains (contrastive, data2vec), then full / partial / layer-wise / LoRA / LP-FT / WiSE-FT, "
