@@ -68,10 +68,14 @@ def _error(cell: nbformat.NotebookNode) -> str | None:
 
 
 def _run_ours(client: NotebookClient, cell: nbformat.NotebookNode, timeout: float) -> None:
-    """Run one of the grader's own cells (sandbox, checks) under its own, generous time limit."""
+    """Run one of the grader's own cells (sandbox, checks) under its own, generous time limit.
+
+    nbclient stores an executed cell at ``nb.cells[cell_index]``, so ours go to a scratch slot appended after
+    the learner's cells (an index of -1 would overwrite the notebook's last cell).
+    """
     learner_limit, client.timeout = client.timeout, timeout
     try:
-        client.execute_cell(cell, -1)
+        client.execute_cell(cell, len(client.nb.cells) - 1)
     finally:
         client.timeout = learner_limit
 
@@ -107,6 +111,8 @@ def grade_notebook(
             j += 1  # cells the learner added below the starter belong to the exercise
         grade_at.setdefault(j, []).append(ex)
     starters = {ex["starter_id"] for ex in exercises}
+    learner_cells = list(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell(""))  # the scratch slot of the grader's own cells
 
     events: list[Row] = []
     earlier: str | None = None  # the first failure outside the exercises' own cells
@@ -129,7 +135,7 @@ def grade_notebook(
                 _run_ours(client, guard, check_timeout)
                 if _error(guard):
                     raise RuntimeError(f"could not install the sandbox: {_error(guard)}")
-                for i, cell in enumerate(nb.cells):
+                for i, cell in enumerate(learner_cells):
                     if cell.cell_type == "code":
                         try:
                             client.execute_cell(cell, i)
