@@ -117,7 +117,8 @@ def grade_notebook(
     events: list[Row] = []
     earlier: str | None = None  # the first failure outside the exercises' own cells
     with tempfile.TemporaryDirectory(prefix="mmtutorial-grade-") as tmp:
-        env = {**os.environ, "TMPDIR": tmp, "MPLBACKEND": "Agg"}
+        caches = {"TORCHINDUCTOR_CACHE_DIR": f"{tmp}/inductor", "TRITON_CACHE_DIR": f"{tmp}/triton"}
+        env = {**os.environ, "TMPDIR": tmp, "MPLBACKEND": "Agg", **caches}
         client = NotebookClient(
             nb,
             timeout=cell_timeout,

@@ -11,8 +11,10 @@ reads there and under the Python installation, the package and system folders (`
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 violations: list[dict] = []
@@ -73,7 +75,11 @@ def install(folder: str | os.PathLike, tmp: str | os.PathLike) -> None:
         home / ".ipython",
         home / ".local" / "share" / "jupyter",
     ]
-    write = [folder, tmp, *caches, os.environ.get("MPLCONFIGDIR"), "/dev/null", "/dev/shm"]
+    # torch.compile's and Triton's caches: torch names its folder after the user under the temporary folder.
+    user = getpass.getuser()
+    compiled = [Path(d) / f"torchinductor_{user}" for d in {tempfile.gettempdir(), "/tmp"}]
+    compiled.append(home / ".triton")
+    write = [folder, tmp, *caches, *compiled, os.environ.get("MPLCONFIGDIR"), "/dev/null", "/dev/shm"]
     import mmtutorial
 
     read = write + [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(mmtutorial.__file__).parent,
