@@ -4,6 +4,7 @@ of its parameters into *shared* ones (where task gradients can conflict) and tas
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -32,7 +33,7 @@ def check_task_classes(task_classes: Mapping[str, int]) -> dict[str, int]:
     return dict(task_classes)
 
 
-class MultiTaskModel(nn.Module):
+class MultiTaskModel(nn.Module, ABC):
     """Base: subclasses build ``self.heads`` (an ``nn.ModuleDict``) and implement ``forward``."""
 
     in_dim: int
@@ -42,9 +43,9 @@ class MultiTaskModel(nn.Module):
     def tasks(self) -> list[str]:
         return list(self.task_classes)
 
+    @abstractmethod
     def shared_parameters(self) -> list[nn.Parameter]:
         """Parameters every task's loss reaches (gradient aggregation acts on these)."""
-        raise NotImplementedError
 
     def task_parameters(self) -> list[nn.Parameter]:
         """Every parameter that is not shared."""
