@@ -82,6 +82,8 @@ def test_retrieval_recall_by_hand():
     assert retrieval_recall(scores, targets, 2) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="k=4"):
         retrieval_recall(scores, targets, 4)
+    with pytest.raises(ValueError, match="targets must index"):
+        retrieval_recall(scores, torch.tensor([0, 1, 3]), 1)
 
 
 def test_corruptions():

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 from mmtutorial._validate import check_choice, check_positive, check_tensor
+from mmtutorial.eval.retrieval import positives_from_labels, recall_at_k
 
 CORRUPTIONS = ("noise", "blur")
 Encoder = Callable[[torch.Tensor], torch.Tensor]
@@ -138,15 +139,20 @@ def pgd(
 def retrieval_recall(scores: torch.Tensor, targets: torch.Tensor, k: int = 1) -> float:
     """Share of queries whose true item ``targets[q]`` is among the ``k`` highest of ``scores[q]`` ``(Q, G)``.
 
-    One positive per query (ties broken by gallery index, as ``torch.topk`` on CPU does for equal values).
+    One positive per query: :func:`mmtutorial.eval.recall_at_k` with ``positives[q, targets[q]] = True``
+    (ties broken by gallery index, the lower index ranking first).
     """
     check_tensor("scores", scores, ndim=2, floating=True, finite=True)
     check_tensor("targets", targets, shape=(scores.shape[0],), dtype=torch.int64)
     check_positive("k", k)
     if scores.shape[0] == 0 or not 1 <= k <= scores.shape[1]:
         raise ValueError(f"scores must be non-empty with at least k={k} columns, got {tuple(scores.shape)}")
-    top = scores.topk(k, dim=1).indices
-    return float((top == targets[:, None]).any(dim=1).float().mean())
+    if targets.min() < 0 or targets.max() >= scores.shape[1]:
+        raise ValueError(
+            f"targets must index the gallery's {scores.shape[1]} columns, "
+            f"got values in [{int(targets.min())}, {int(targets.max())}]"
+        )
+    return recall_at_k(scores, positives_from_labels(targets, torch.arange(scores.shape[1])), k)
 
 
 def with_missing(inputs: Mapping[str, object], missing: Iterable[str]) -> dict[str, object]:
