@@ -17,6 +17,7 @@ from PIL import Image
 
 from mmtutorial.cli.data import SCRIPTS, run
 from mmtutorial.data import DatasetWriter, WorldConfig, import_pairs, load_dataset, make_shapes_world
+from mmtutorial.data.disk import remove_stale_partials
 from mmtutorial.data.emoji import TABLE_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +73,26 @@ def test_an_interrupted_overwrite_leaves_the_old_dataset_byte_for_byte(tmp_path,
         assert partial == []
     else:  # a killed process cannot clean up: its partial folder stays beside, hidden, never under the name
         assert len(partial) == 1 and not (partial[0] / "manifest.json").exists()
+        # ... until the next write to the same place removes it (its writer's PID is gone)
+        make_shapes_world(out, 4, SMALL, ("image", "caption"), progress=False, overwrite=True)
+        assert list(tmp_path.glob(".ds.partial-*")) == []
+
+
+def test_a_partial_folder_of_a_running_writer_is_left_alone(tmp_path):
+    out = tmp_path / "ds"
+    with DatasetWriter(out) as first:
+        first.add("a", "a caption", image=np.zeros((8, 8, 3), np.uint8))
+        assert remove_stale_partials(first._target) == []  # our own PID: a write in progress
+        assert first.work.exists()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        theirs = tmp_path / f".ds.partial-{alive.pid}-abcd"
+        theirs.mkdir()
+        assert remove_stale_partials(out) == [] and theirs.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+    assert remove_stale_partials(out) == [theirs] and not theirs.exists()
 
 
 def test_an_exception_inside_the_writer_keeps_the_old_dataset(tmp_path):

@@ -15,8 +15,9 @@ Reading checks every file and every field (:mod:`mmtutorial.data.manifest`); not
 Writes are atomic, as with git or ``datasets.save_to_disk``: the writer fills a hidden sibling folder
 (``.DIR.partial-*``) and renames it onto ``DIR`` only when the manifest is complete. Until then the old
 dataset in ``DIR`` (if any) is untouched and loads; an interrupted write (Ctrl-C, an exception) removes the
-partial folder, and a killed one leaves it beside ``DIR``, never under the name ``DIR``. Overwriting replaces
-only a folder that is one of our datasets, unless told more explicitly (``replace_any=True``).
+partial folder, and a killed one leaves it beside ``DIR``, never under the name ``DIR``, until the next write
+to ``DIR`` on the same machine removes it (its writer's PID is gone). Overwriting replaces only a folder
+that is one of our datasets, unless told more explicitly (``replace_any=True``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,35 @@ def _sibling(out: Path, kind: str) -> Path:
     return path
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete ``.NAME.partial-PID-*`` folders next to ``out`` left by killed writers (SIGKILL, power loss).
+
+    A partial folder never holds anyone's only copy of a dataset: it is a write that had not finished. One is
+    removed only when its writer's PID no longer runs on this machine, so a write in progress is never touched
+    (on a filesystem shared between machines a remote writer's PID is unknown here, hence left alone unless
+    the same PID is free here too: only the machine that wrote it should run this). Returns what was removed.
+    """
+    removed = []
+    for path in out.parent.glob(f".{out.name}.partial-*"):
+        pid_text = path.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def replace_folder(new: Path, out: Path) -> None:
     """Put the complete folder ``new`` at ``out``, replacing what is there in one atomic step where possible.
 
@@ -217,6 +247,8 @@ class DatasetWriter:
         self.sample_rate: int | None = None
         self.count = 0
         self._target = self.out.resolve()  # "." or "ds/.." have no usable name: work with the real path
+        for stale in remove_stale_partials(self._target):
+            print(f"removed {stale}, left by a writer that was killed", file=sys.stderr)
         self.work = _sibling(self._target, "partial")  # the folder being filled
         self._captions = open(self.work / "captions.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self.closed = False
