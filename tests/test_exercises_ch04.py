@@ -10,13 +10,8 @@ from mmtutorial.exercises import ch04
 from mmtutorial.fusion import make_fusion
 from mmtutorial.fusion_tasks import FusionClassifier, train_classifier
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny modules: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def good_vector(a, b):

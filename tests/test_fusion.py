@@ -63,13 +63,8 @@ def nonzero(g: torch.Tensor | None) -> bool:
 NAMES = list(FUSIONS)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These modules are tiny: one thread avoids thread-pool overhead on a busy machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny modules: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registry_covers_every_family():

@@ -16,13 +16,8 @@ from mmtutorial.encoders.video import VideoCNN
 from mmtutorial.fusion import FUSIONS, GatedCrossAttention, make_fusion
 from mmtutorial.losses import chunked, dispatch
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny modules: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def aligned(n: int = 64, d: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
