@@ -12,7 +12,9 @@ version of this script) the loads cannot be vectorised and the figures are wrong
 Columns: registers per thread; spilled bytes (ptxas STACK/LOCAL) and STL/LDL instructions in SASS; shared
 memory; CTAs per SM allowed by registers and shared memory (H100/H200: 64K registers, 228 KB); memory fences
 in the PTX (``fence.acq_rel``/``fence.sc``/``membar``: default acq_rel atomics put one before each add; the
-kernels use relaxed ones); atomic instructions; wgmma (HGMMA) instructions in SASS. Nothing about speed.
+kernels use relaxed ones); atomic instructions; wgmma (HGMMA) instructions in SASS; fp64 arithmetic
+instructions (DADD/DMUL/DFMA/DSETP/DMNMX) and special-function (MUFU: exp2, log2, rcp) instructions in SASS,
+static counts in the code, not executions. Nothing about speed.
 Exit status 1 if a configuration fails to compile, a 16-bit one spills, or any has a memory fence.
 Runs without TRITON_INTERPRET (it is removed here before triton is imported).
 """
@@ -37,7 +39,18 @@ from mmtutorial.losses.triton.launch import BWD_CONFIGS, FWD_CONFIGS, GRAD_CONFI
 
 # name: (kernel, configurations, pointer dtypes other than fp32 ("IN": the inputs' dtype), extra constexprs)
 KERNELS = {
-    "clip_fwd": (clip_kernels.clip_fwd_kernel, FWD_CONFIGS, {"col_acc_ptr": "fp64"}, {"COL_STATS": True}),
+    "clip_fwd": (
+        clip_kernels.clip_fwd_kernel,
+        FWD_CONFIGS,
+        {"col_acc_ptr": "fp64", "gate_ptr": "i32"},
+        {"COL_STATS": True, "GATED": False},
+    ),
+    "clip_fwd_cols": (  # the second pass, gated on the device (only for |logits| beyond fp64's column range)
+        clip_kernels.clip_fwd_kernel,
+        FWD_CONFIGS,
+        {"col_acc_ptr": "fp64", "gate_ptr": "i32"},
+        {"COL_STATS": False, "GATED": True},
+    ),
     "clip_bwd": (clip_kernels.clip_bwd_kernel, BWD_CONFIGS, {"ga_ptr": "IN", "gs_ptr": "fp64"}, {}),
     "clip_grad": (clip_kernels.clip_grad_logits_kernel, GRAD_CONFIGS, {"g_ptr": "IN"}, {}),
     "siglip_fwd": (siglip_kernels.siglip_fwd_kernel, FWD_CONFIGS, {"loss_acc_ptr": "fp64"}, {}),
@@ -106,6 +119,8 @@ def inspect(compiled, num_warps: int) -> dict:
         "atomics": sum(op.startswith(("RED", "ATOM")) for op in ops),
         "relaxed": all("relaxed" in x for x in re.findall(r"\batom\.[\w.]+|\bred\.global[\w.]*", ptx)),
         "wgmma": sum(op.startswith("HGMMA") for op in ops),
+        "fp64": sum(op.startswith(("DADD", "DMUL", "DFMA", "DSETP", "DMNMX")) for op in ops),
+        "mufu": sum(op.startswith("MUFU") for op in ops),
     }
 
 
@@ -119,18 +134,27 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     target = GPUTarget("cuda", args.arch, 32)
     bad = 0
-    head = "kernel | dtype | BM x BN x BD | warps | stages | regs | spill B | STL/LDL | shared KB | CTA/SM"
-    head += " | fences | atomics | relaxed | wgmma"
-    print(f"| {head} |\n|{'---|' * 14}" if args.markdown else head.replace(" |", ""), flush=True)
+    head = "kernel | dtype | BM x BN x BD | warps | stages | group | regs | spill B | STL/LDL | shared KB"
+    head += " | CTA/SM | fences | atomics | relaxed | wgmma | fp64 | MUFU"
+    print(f"| {head} |\n|{'---|' * 17}" if args.markdown else head.replace(" |", ""), flush=True)
     for dtype in args.dtypes:
         for name in args.kernels:
             kernel, configs, ptr_types, extra = KERNELS[name]
-            for bm, bn, bd, warps, stages in configs[:1] if args.first_config_only else configs:
+            for bm, bn, bd, warps, stages, *group in configs[:1] if args.first_config_only else configs:
                 consts = dict(UPCAST=False, PRECISION="ieee" if dtype == "fp32" else "tf32", **extra)
                 consts.update(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd)
+                if group:
+                    consts["GROUP"] = group[0]
                 if "G_SCALE" in kernel.arg_names:
                     consts["G_SCALE"] = 2.0**14 if dtype == "fp16" else 1.0
-                cells = [name, dtype, f"{bm}x{bn}x{bd}", str(warps), str(stages)]
+                cells = [
+                    name,
+                    dtype,
+                    f"{bm}x{bn}x{bd}",
+                    str(warps),
+                    str(stages),
+                    str(group[0]) if group else "-",
+                ]
                 try:
                     sig, const, attrs = specialise(kernel, dtype, ptr_types, consts)
                     k = triton.compile(
@@ -153,7 +177,7 @@ def main(argv=None) -> int:
                     str(r["atomics"]),
                     "yes" if r["relaxed"] else "NO",
                 ]
-                cells += [str(r["wgmma"])]
+                cells += [str(r["wgmma"]), str(r["fp64"]), str(r["mufu"])]
                 spills = dtype != "fp32" and (r["spill"] or r["stl_ldl"])
                 bad += bool(spills or r["fences"] or not r["relaxed"])
                 sep = " | " if args.markdown else " "

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import mmtutorial.losses.triton.clip_function as cf
 from mmtutorial.losses import clip_loss, reference, siglip_loss
 from mmtutorial.losses.triton import clip_loss_triton, interpreter_active, siglip_loss_triton
 
@@ -80,13 +81,24 @@ def test_scales_biases_and_upstream_gradient(name):
 
 
 @interp
-def test_clip_large_logits_take_the_two_pass_route():
-    # s * |a| * |b| = 400 > 350: the fp64 column sums could underflow, so columns get their own pass.
+def test_clip_large_logits_one_pass_to_the_edge_of_fp64_then_two_passes():
+    # Column sums are added as 2^f * (sum in [1, 2 BLOCK_M)) in fp64 with f = floor(tile max of l / ln 2):
+    # exact while |l| / ln 2 stays within one_pass_limit(N) (~1014 here, |l| ~ 700); beyond, a second pass.
+    # Logits of several hundred carry fp32 rounding of ~1e-5 in both implementations: tolerance 1e-4.
     a, b = _inputs(50, 17, seed=4)
-    # Logits of a few hundred carry fp32 rounding of ~1e-5 in both implementations: tolerance 1e-4.
-    _check("clip", a, b, 400.0, grad_tol=1e-4)
-    # 2 * 300 = 600: one pass, column terms as small as exp(-600), inside fp64's range
-    _check("clip", a, b, 300.0, grad_tol=1e-4)
+    b[7] = -a[0]  # column 7 is near -s everywhere: its sum is ~2^(-s / ln 2), at the low end of fp64
+    b[7] = b[7] / b[7].norm()
+    assert 690.0 * cf.LOG2E < cf.one_pass_limit(50) < 800.0 * cf.LOG2E
+    for s in (300.0, 690.0, 800.0, 2000.0):
+        _check("clip", a, b, s, grad_tol=1e-4)
+
+
+@interp
+def test_clip_second_pass_gives_the_same_columns(monkeypatch):
+    # Force the second pass (columns as the rows of b a^T) at an ordinary scale: same loss and gradients.
+    monkeypatch.setattr(cf, "one_pass_limit", lambda n: 0.0)
+    a, b = _inputs(70, 20, seed=12)
+    _check("clip", a, b, 14.0)
 
 
 @interp
@@ -131,6 +143,26 @@ def test_small_unequal_blocks(name, monkeypatch):
 
     monkeypatch.setattr(launch, "INTERPRETER_BLOCKS", (32, 16, 16))
     a, b = _inputs(45, 40, seed=11)
+    _check(name, a, b, 12.0, -3.0)
+
+
+@interp
+@pytest.mark.parametrize("group", [1, 3])
+@pytest.mark.parametrize("path", ["fused", "chunked"])
+@pytest.mark.parametrize("name", ["clip", "siglip"])
+def test_grouped_program_order(name, path, group, monkeypatch):
+    # GROUP programs walk the column blocks in step (sharing B tiles in L2), groups start GROUP blocks apart:
+    # 5 row blocks in groups of 3 (the last group short), 7 column blocks, any order must give the same sums.
+    # The fused backward also with fewer persistent programs (2) than row blocks.
+    import mmtutorial.losses.triton.clip_function as cfun
+    import mmtutorial.losses.triton.launch as launch
+    import mmtutorial.losses.triton.siglip_function as sfun
+
+    monkeypatch.setenv("MMTUTORIAL_TRITON_BWD", path)
+    monkeypatch.setattr(launch, "INTERPRETER_BLOCKS", (16, 16, 16))
+    monkeypatch.setattr(launch, "INTERPRETER_GROUP", group)
+    monkeypatch.setattr(cfun if name == "clip" else sfun, "scratch_rows", lambda n, device: 32)
+    a, b = _inputs(77, 21, seed=13)
     _check(name, a, b, 12.0, -3.0)
 
 
@@ -182,6 +214,28 @@ def test_gpu_real_sizes(name, n, d):
     _check(name, a, b, 30.0, -10.0, rtol=1e-4, grad_tol=1e-4)
     a16, b16 = a.bfloat16(), b.bfloat16()
     _check(name, a16, b16, 30.0, -10.0, rtol=2e-3, grad_tol=3e-2)
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("path", ["fused", "chunked"])
+def test_gpu_no_host_sync(path, monkeypatch):
+    # CUDA's own detector: with sync debug mode "error" any host synchronisation raises. Warm-up first
+    # (compilation and autotuning synchronise, once).
+    monkeypatch.setenv("MMTUTORIAL_TRITON_BWD", path)
+    a, b = _inputs(300, 40, device="cuda", seed=14)
+    a.requires_grad_(True)
+    s = torch.tensor(10.0, device="cuda", requires_grad=True)
+    t = torch.tensor(-2.0, device="cuda", requires_grad=True)
+    (clip_loss_triton(a, b, s) + siglip_loss_triton(a, b, s, t)).backward()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        total = clip_loss_triton(a, b, s) + siglip_loss_triton(a, b, s, t)
+        total.backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(total).item()
 
 
 @pytest.mark.slow

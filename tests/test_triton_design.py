@@ -90,11 +90,61 @@ def test_backward_rule_and_chunk_rows(monkeypatch):
     assert launch.backward_path(768) == "chunked" and launch.backward_path(256) == "fused"
     monkeypatch.setenv("MMTUTORIAL_TRITON_BWD", "fused")
     assert launch.backward_path(768) == "fused"
-    assert launch.grad_chunk_rows(65536, 2) == 4096  # 512 MiB of bf16
-    assert launch.grad_chunk_rows(262144, 2) == 1024
-    assert launch.grad_chunk_rows(100, 2) == 100  # never more rows than N
-    monkeypatch.setenv("MMTUTORIAL_GRAD_CHUNK_MIB", "128")
-    assert launch.grad_chunk_rows(262144, 2) == 256
+    assert launch.grad_chunk_rows(100, 768, 2) == 16  # the smallest chunk
+    assert launch.grad_chunk_rows(10, 8, 2) == 10  # never more rows than N
+    monkeypatch.setenv("MMTUTORIAL_GRAD_CHUNK_MIB", "512")  # a budget for the chunk alone, memory for speed
+    assert launch.grad_chunk_rows(65536, 768, 2) == 4096
+    assert launch.grad_chunk_rows(262144, 768, 2) == 1024
+
+
+@pytest.mark.parametrize("n", [65_536, 262_144])
+def test_chunked_backward_memory_plan_fits_the_target(n, monkeypatch):
+    # The target: extra memory <= one fp32 (N, D) buffer + O(N) (1 KiB per row). The default chunk is the
+    # largest power of two whose planned peak fits: 256 rows of bf16 at D = 768 (a 128 MiB chunk at 262,144).
+    monkeypatch.delenv("MMTUTORIAL_GRAD_CHUNK_MIB", raising=False)
+    d, elt = 768, 2
+    rows = launch.grad_chunk_rows(n, d, elt)
+    assert rows == 256
+    planned = launch.chunked_backward_extra_bytes(n, d, rows, elt)
+    allowed = launch.extra_bytes_allowed(n, d)
+    assert allowed == 4 * n * d + 1024 * n
+    assert (
+        4 * n * d + rows * n * elt <= planned <= allowed
+    )  # at least the gb buffer and the chunk, within target
+    assert launch.chunked_backward_extra_bytes(n, d, 2 * rows, elt) > allowed  # the largest chunk that fits
+    # the former default (a 512 MiB chunk) did not fit at 262,144
+    assert launch.chunked_backward_extra_bytes(n, d, 512 * 2**20 // (n * elt), elt) > allowed or n < 262_144
+
+
+def test_clip_forward_and_backward_never_read_a_device_value(monkeypatch):
+    # On CUDA any .item(), float(), bool() or .tolist() of a device tensor makes the host wait for the GPU
+    # (tests/test_losses_triton.py::test_gpu_no_host_sync checks it there). Here, on the CPU, the autograd
+    # Functions must not call them at all (the entry points' CPU-only scale check is outside them).
+    from mmtutorial.losses.triton.clip_function import ClipLossFunction
+    from mmtutorial.losses.triton.siglip_function import SiglipLossFunction
+
+    g = torch.Generator().manual_seed(3)
+    a, b = (F.normalize(torch.randn(40, 12, generator=g), dim=1).requires_grad_() for _ in range(2))
+    s, t = torch.tensor(10.0, requires_grad=True), torch.tensor(-2.0, requires_grad=True)
+    with torch.no_grad():
+        expected = reference.clip_loss(a, b, s) + reference.siglip_loss(a, b, s, t)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device value was read on the host")
+
+    for path in ("fused", "chunked"):
+        monkeypatch.setenv("MMTUTORIAL_TRITON_BWD", path)
+        a.grad = b.grad = s.grad = None
+        with monkeypatch.context() as m:
+            for name in ("item", "tolist", "__float__", "__bool__", "__int__", "__index__"):
+                m.setattr(torch.Tensor, name, refuse)
+            loss = ClipLossFunction.apply(a, b, s) + SiglipLossFunction.apply(a, b, s, t)
+            loss.backward()
+        torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-6)
+        assert a.grad is not None and b.grad is not None and s.grad is not None and t.grad is not None
+    with pytest.raises(AssertionError, match="device value"), monkeypatch.context() as m:
+        m.setattr(torch.Tensor, "__float__", refuse)  # the check can fail: the entry point reads a CPU scale
+        clip_loss_triton(a, b, s)
 
 
 def test_autotune_key_is_bucketed():

@@ -40,10 +40,14 @@ def clip_loss_triton(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor
 
     Raises:
         RuntimeError: CPU tensors without the interpreter, or a dtype other than fp32/bf16/fp16.
-        ValueError: ``logit_scale <= 0`` (the kernel's column bound needs a positive scale).
+        ValueError: ``logit_scale <= 0`` for a CPU scale (checked for free). A CUDA scale is not read: reading it
+            would make the host wait for the GPU. The kernels bound |logits| with |s|, so any sign computes
+            that loss exactly; :func:`mmtutorial.losses.clip_loss` checks the value where asked.
     """
     check_device(a, clip_fwd_kernel)
     check_dtype(a)
+    if logit_scale.device.type == "cpu" and not float(logit_scale.detach()) > 0:
+        raise ValueError(f"logit_scale must be positive, got {float(logit_scale.detach())}")
     return ClipLossFunction.apply(a, b, logit_scale)
 
 

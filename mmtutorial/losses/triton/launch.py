@@ -9,7 +9,8 @@ so a training run whose batch size varies a little does not re-tune at every new
 Environment switches (read at each call):
 - ``MMTUTORIAL_TRITON_AUTOTUNE=0``: first configuration only (quick correctness runs);
 - ``MMTUTORIAL_TRITON_BWD=fused|chunked``: force a backward (default: the rule in :func:`backward_path`);
-- ``MMTUTORIAL_GRAD_CHUNK_MIB``: memory budget of the chunked backward's 16-bit chunk of g (default 512).
+- ``MMTUTORIAL_GRAD_CHUNK_MIB``: memory budget of the chunked backward's 16-bit chunk of g; by default the chunk
+  is sized from the memory target (:func:`grad_chunk_rows`).
 """
 
 from __future__ import annotations
@@ -20,20 +21,24 @@ import os
 import torch
 import triton
 
-# (BLOCK_M, BLOCK_N, BLOCK_D, num_warps, num_stages); the first of each list is the default when autotuning
-# is off. Resources of each, compiled for sm_90 with the JIT's specialisation: benchmarks/triton_sm90_compile.py.
+# (BLOCK_M, BLOCK_N, BLOCK_D, num_warps, num_stages[, GROUP]); the first of each list is the default when
+# autotuning is off. GROUP (forward and fused backward): programs per group walking the column blocks in step,
+# sharing B tiles in L2 (clip_kernels.clip_fwd_kernel). Resources of each, compiled for sm_90 with the JIT's
+# specialisation: benchmarks/triton_sm90_compile.py.
 FWD_CONFIGS = [
-    (128, 64, 64, 4, 3),
-    (128, 128, 64, 8, 3),
-    (64, 128, 64, 4, 4),
-    (128, 128, 128, 8, 2),
+    (128, 64, 64, 4, 3, 8),
+    (128, 64, 64, 4, 3, 1),
+    (128, 128, 64, 8, 3, 4),
+    (64, 128, 64, 4, 4, 8),
+    (128, 128, 128, 8, 2, 4),
 ]
 BWD_CONFIGS = [  # the fused backward
-    (128, 64, 64, 8, 2),
-    (64, 64, 64, 4, 2),
-    (128, 128, 64, 8, 2),
+    (128, 64, 64, 8, 2, 4),
+    (128, 64, 64, 8, 2, 1),
+    (64, 64, 64, 4, 2, 8),
+    (128, 128, 64, 8, 2, 4),
 ]
-GRAD_CONFIGS = [  # the chunked backward's g-writing kernel: a forward tile plus a 16-bit store
+GRAD_CONFIGS = [  # the chunked backward's g-writing kernel (2-D grid: consecutive programs share a B tile)
     (128, 128, 64, 8, 3),
     (128, 64, 64, 4, 3),
     (64, 128, 64, 4, 4),
@@ -46,9 +51,14 @@ MAX_BLOCK_M = max(c[0] for c in BWD_CONFIGS)
 SCRATCH_ROWS_PER_SM = 128
 CHUNKED_BWD_MIN_D = 512  # from this D on, the chunked backward (cuBLAS products); below, the fused one
 MAX_CHUNK_ROWS = 4096
+# The memory target: extra memory of forward + backward (beyond the inputs and their gradients) at most one fp32
+# (N, D) buffer plus ROW_ALLOWANCE_BYTES per row. The chunked backward's chunk of g is sized to fit it.
+ROW_ALLOWANCE_BYTES = 1024
+STATS_BYTES_PER_ROW = 32  # O(N) vectors alive in backward: r, c (saved), per-row sums of the scale's gradient
 
 GRAD_CHUNK_ROWS: int | None = None  # tests: force the chunked backward's rows per chunk
 INTERPRETER_BLOCKS: tuple[int, int, int] | None = None  # tests: (BLOCK_M, BLOCK_N, BLOCK_D), interpreter only
+INTERPRETER_GROUP = 2  # GROUP under the interpreter (tests change it): grouped order is exercised by default
 
 
 def interpreting(kernel: object) -> bool:
@@ -120,8 +130,12 @@ _CONFIGS = {"fwd": FWD_CONFIGS, "bwd": BWD_CONFIGS, "grad": GRAD_CONFIGS}
 @functools.cache
 def _tuned(kernel: object, kind: str, reset: tuple[str, ...], first_only: bool) -> object:
     configs = [
-        triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_D": d}, num_warps=w, num_stages=st)
-        for m, n, d, w, st in _CONFIGS[kind]
+        triton.Config(
+            {"BLOCK_M": c[0], "BLOCK_N": c[1], "BLOCK_D": c[2], **({"GROUP": c[5]} if len(c) > 5 else {})},
+            num_warps=c[3],
+            num_stages=c[4],
+        )
+        for c in _CONFIGS[kind]
     ]
     # reset_to_zero: the accumulators receive atomic adds, so every trial run must start from zeros.
     return triton.autotune(
@@ -149,18 +163,37 @@ def backward_path(D: int) -> str:
     return "chunked" if D >= CHUNKED_BWD_MIN_D else "fused"
 
 
-def grad_chunk_rows(N: int, element_bytes: int) -> int:
-    """Rows C of g per chunk of the chunked backward: the largest power of two <= MAX_CHUNK_ROWS whose
-    (C, N) chunk fits the budget (``MMTUTORIAL_GRAD_CHUNK_MIB``, default 512 MiB), at least 16, at most N.
+def extra_bytes_allowed(N: int, D: int) -> int:
+    """The memory target: one fp32 (N, D) buffer plus ROW_ALLOWANCE_BYTES per row."""
+    return 4 * N * D + ROW_ALLOWANCE_BYTES * N
 
-    With bf16 and the default: 4,096 rows at N = 65,536 and 1,024 at N = 262,144; a budget of 128 MiB gives
-    256 rows there (extra memory within one fp32 N x D buffer plus O(N), slower: gb is updated more often).
+
+def chunked_backward_extra_bytes(N: int, D: int, rows: int, element_bytes: int) -> int:
+    """Planned peak extra memory of the chunked backward (beyond the inputs and their gradients), in bytes:
+    the fp32 (N, D) accumulator of grad_b, the (rows, N) chunk of g in the inputs' dtype, the fp32 (rows, D)
+    product G @ b before it is rounded into grad_a, and STATS_BYTES_PER_ROW per row (grad_chunks.py)."""
+    return 4 * N * D + rows * N * element_bytes + 4 * rows * D + STATS_BYTES_PER_ROW * N
+
+
+def grad_chunk_rows(N: int, D: int, element_bytes: int) -> int:
+    """Rows C of g per chunk of the chunked backward: the largest power of two <= MAX_CHUNK_ROWS (at least 16,
+    at most N) whose :func:`chunked_backward_extra_bytes` fits :func:`extra_bytes_allowed`.
+
+    With bf16 at D = 768: 256 rows at N = 65,536 and at N = 262,144 (a 128 MiB chunk there). Fewer rows mean more
+    passes of cuBLAS over the fp32 grad_b accumulator; ``MMTUTORIAL_GRAD_CHUNK_MIB`` trades memory for that
+    instead (the chunk's own budget in MiB, e.g. 512: 4,096 rows at N = 65,536, 1,024 at 262,144).
     """
     if GRAD_CHUNK_ROWS is not None:
         return max(1, min(GRAD_CHUNK_ROWS, N))
-    budget = float(os.environ.get("MMTUTORIAL_GRAD_CHUNK_MIB", "512")) * 2**20
+    budget_mib = os.environ.get("MMTUTORIAL_GRAD_CHUNK_MIB", "")
+
+    def fits(c: int) -> bool:
+        if budget_mib:
+            return c * N * element_bytes <= float(budget_mib) * 2**20
+        return chunked_backward_extra_bytes(N, D, c, element_bytes) <= extra_bytes_allowed(N, D)
+
     rows = MAX_CHUNK_ROWS
-    while rows > 16 and rows * N * element_bytes > budget:
+    while rows > 16 and not fits(rows):
         rows //= 2
     return min(rows, N)
 
@@ -194,6 +227,8 @@ def launch(
         blocks = {"BLOCK_M": bm, "BLOCK_N": _block(cols or rows, MAX_BLOCK_M), "BLOCK_D": _block(D, 128)}
         if INTERPRETER_BLOCKS is not None:  # tests: small, unequal blocks exercise every mask and branch
             blocks = dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_D"), INTERPRETER_BLOCKS, strict=True))
+        if kind != "grad":
+            blocks["GROUP"] = INTERPRETER_GROUP
         grid = (programs(blocks["BLOCK_M"]),)
         if cols:
             grid += (triton.cdiv(cols, blocks["BLOCK_N"]),)

@@ -74,7 +74,7 @@ class SiglipLossFunction(torch.autograd.Function):
                     **meta,
                 )
 
-            rows = grad_chunk_rows(N, a.element_size())
+            rows = grad_chunk_rows(N, D, a.element_size())
             ga, gb = products_by_chunks(a, b, rows, write_chunk, k, need_a, need_b)
             gs, gt = gs_rows.double().sum(), gt_rows.double().sum()
         else:

@@ -42,8 +42,12 @@ def sigmoid(x):
 def siglip_fwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, diag_ptr, loss_acc_ptr, N, D, N_BUCKET,
                       stride_an, stride_ad, stride_bn, stride_bd,
                       UPCAST: tl.constexpr, PRECISION: tl.constexpr,
-                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """loss_acc += sum over this row block of softplus(l_ij) (one fp64 atomic per program); diag <- S_ii."""
+                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, GROUP: tl.constexpr):
+    """loss_acc += sum over this row block of softplus(l_ij) (one fp64 atomic per program); diag <- S_ii.
+
+    GROUP (shared with the CLIP forward's configurations) is not needed: no column atomics to spread, so every
+    program walks the column blocks from 0 and all running programs share each B tile in L2.
+    """
     pid = tl.program_id(0)
     rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < N
@@ -77,8 +81,8 @@ def siglip_weights(p, s, t, rows, cols, row_ok, col_ok, row0, col0, BLOCK_M: tl.
 def siglip_bwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, k_ptr, ga_ptr, acc_ptr, gb_ptr, gs_ptr, gt_ptr, N, D, N_BUCKET,
                       stride_an, stride_ad, stride_bn, stride_bd,
                       UPCAST: tl.constexpr, PRECISION: tl.constexpr, G_SCALE: tl.constexpr,
-                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """Recompute each tile (persistent over row blocks, as clip_bwd_kernel).
+                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, GROUP: tl.constexpr):
+    """Recompute each tile (persistent over row blocks, grouped column order, as clip_bwd_kernel).
 
     acc += G_SCALE g @ b, gb += G_SCALE g.T @ a (g in 16 bits), gs += sum g_ij S_ij, gt += sum g_ij (fp32);
     then ga[rows] = k * acc, k = upstream * s / (N * G_SCALE).
@@ -96,8 +100,9 @@ def siglip_bwd_kernel(a_ptr, b_ptr, s_ptr, t_ptr, k_ptr, ga_ptr, acc_ptr, gb_ptr
         rows = rb * BLOCK_M + tl.arange(0, BLOCK_M)
         row_ok = rows < N
         zero_rows(acc_ptr, D, BLOCK_M, BLOCK_D)
+        start = (rb // GROUP) * GROUP  # a group shares B tiles in L2; groups start apart (gb atomics spread)
         for jj in range(0, n_col_blocks):
-            j = (rb + jj) % n_col_blocks  # staggered start spreads the atomic adds on gb
+            j = (start + jj) % n_col_blocks
             cols = j * BLOCK_N + tl.arange(0, BLOCK_N)
             col_ok = cols < N
             p = dot_tile(a_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_an, stride_ad, stride_bn, stride_bd,
