@@ -27,6 +27,13 @@ def interpreter_active() -> bool:
     return interpreting(clip_fwd_kernel)
 
 
+def _same_device(a: torch.Tensor, **scalars: torch.Tensor) -> None:
+    """The kernels read the scalars through pointers on the inputs' device: refuse any other device."""
+    for name, x in scalars.items():
+        if x.device != a.device:
+            raise ValueError(f"{name} must be on the inputs' device {a.device}, got {x.device}")
+
+
 def clip_loss_triton(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
     """CLIP's symmetric InfoNCE, ``(CE(s a b^T, diag) + CE(s b a^T, diag)) / 2``, fused.
 
@@ -40,12 +47,14 @@ def clip_loss_triton(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor
 
     Raises:
         RuntimeError: CPU tensors without the interpreter, or a dtype other than fp32/bf16/fp16.
-        ValueError: ``logit_scale <= 0`` for a CPU scale (checked for free). A CUDA scale is not read: reading it
-            would make the host wait for the GPU. The kernels bound |logits| with |s|, so any sign computes
-            that loss exactly; :func:`mmtutorial.losses.clip_loss` checks the value where asked.
+        ValueError: ``logit_scale`` on another device than the inputs, or ``<= 0`` for a CPU scale (checked for
+            free). A CUDA scale is not read: reading it would make the host wait for the GPU. The kernels bound
+            |logits| with |s|, so any sign computes that loss exactly; :func:`mmtutorial.losses.clip_loss`
+            checks the value where asked.
     """
     check_device(a, clip_fwd_kernel)
     check_dtype(a)
+    _same_device(a, logit_scale=logit_scale)
     if logit_scale.device.type == "cpu" and not float(logit_scale.detach()) > 0:
         raise ValueError(f"logit_scale must be positive, got {float(logit_scale.detach())}")
     return ClipLossFunction.apply(a, b, logit_scale)
@@ -62,7 +71,11 @@ def siglip_loss_triton(
 
     Returns:
         0-dim fp32 loss.
+
+    Raises:
+        RuntimeError, as :func:`clip_loss_triton`; ValueError: a scalar on another device than the inputs.
     """
     check_device(a, clip_fwd_kernel)
     check_dtype(a)
+    _same_device(a, logit_scale=logit_scale, logit_bias=logit_bias)
     return SiglipLossFunction.apply(a, b, logit_scale, logit_bias)
