@@ -97,3 +97,23 @@ def delta_m(
         sign = -1.0 if t in lower_is_better else 1.0
         total += sign * (m - b) / b
     return 100.0 * total / len(metrics)
+
+
+def hide_labels(labels: torch.Tensor, keep: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A copy of ``labels (N,)`` in which all but ``round(keep * n)`` of its ``n`` labelled samples, drawn
+    at random from ``generator``, become ``MISSING``: a per-sample task mask made on purpose.
+
+    ``keep`` in [0, 1]; labels already ``MISSING`` stay so. Give it a generator of its own: one seeded like
+    the training loop's batch order draws the same permutation, and the kept labels would all land in the
+    first batches of the first epoch.
+    """
+    labels = check_tensor("labels", labels, ndim=1)
+    if labels.is_floating_point():
+        raise ValueError(f"labels must hold integer class ids, got {labels.dtype}")
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
+        raise ValueError(f"keep must be a fraction in [0, 1], got {keep!r}")
+    labelled = (labels >= 0).nonzero().flatten()
+    order = labelled[torch.randperm(len(labelled), generator=generator)]
+    out = labels.clone()
+    out[order[round(keep * len(labelled)) :]] = MISSING
+    return out

@@ -68,7 +68,8 @@ def multitask_step(
 
     ``method != "sum"`` aggregates the per-task gradients of the (unweighted) task losses on
     ``model.shared_parameters()``; it needs an equal weighting. Returns ``{"losses": (T,), "present": (T,)}``
-    plus, when ``diagnostics``, the :func:`diagnose` entries of the shared-parameter gradients.
+    plus, when ``diagnostics``, the :func:`diagnose` entries of the shared-parameter gradients. A batch in
+    which no task has a labelled sample takes no step and returns ``"skipped": True`` (and no diagnostics).
     """
     check_choice("method", method, METHODS)
     optimizer.zero_grad(set_to_none=True)
@@ -80,6 +81,11 @@ def multitask_step(
         raise ValueError(
             f"method={method!r} / diagnostics need shared parameters; {type(model).__name__} has none"
         )
+    if not bool(present.any()):
+        # no sample of this batch has a label for any task: nothing to learn, so no step at all (an
+        # optimiser step on zero gradients would still move Adam's moments and apply weight decay)
+        record["skipped"] = True
+        return record
     G = task_gradients(losses[present], shared) if (method != "sum" or diagnostics) else None
     if diagnostics:
         record.update(diagnose(G))

@@ -84,7 +84,7 @@ def train_multitask(
             )
             sums += rec["losses"].double() * rec["present"]
             counts += rec["present"].double()
-            if log_now:
+            if log_now and not rec.get("skipped", False):
                 history["log"].append(
                     {"step": step, **{k: rec[k] for k in ("cosine", "conflict", "norm_ratio")}}
                 )
