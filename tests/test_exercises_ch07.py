@@ -51,3 +51,20 @@ def test_delta_m():
         ch07.check_delta_m(-right)
     with pytest.raises(WrongAnswer):
         ch07.check_delta_m(None)
+
+
+def test_tree_consistency():
+    group_pred, subgroup_pred, parent = ch07.tree_predictions()
+    right = float((parent[subgroup_pred] == group_pred).float().mean())
+    assert 0.5 < right < 0.9  # some disagree, most agree
+    assert ch07.check_tree_consistency(right)
+    with pytest.raises(WrongAnswer, match="vocabularies"):
+        ch07.check_tree_consistency(float((group_pred == subgroup_pred).float().mean()))
+    with pytest.raises(WrongAnswer, match="disagrees"):
+        ch07.check_tree_consistency(1 - right)
+    with pytest.raises(WrongAnswer, match="percentage"):
+        ch07.check_tree_consistency(100 * right)
+    with pytest.raises(WrongAnswer):
+        ch07.check_tree_consistency(float((parent[group_pred] == subgroup_pred).float().mean()))
+    with pytest.raises(WrongAnswer):
+        ch07.check_tree_consistency(None)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from mmtutorial.exercises import WrongAnswer, expect
-from mmtutorial.multitask import aggregate, delta_m
+from mmtutorial.multitask import aggregate, delta_m, tree_consistency
 
 
 def _pairs() -> list[torch.Tensor]:
@@ -74,4 +74,34 @@ def check_delta_m(answer) -> bool:
     if abs(float(answer) - absolute) < 1e-6:
         raise WrongAnswer("Δm% uses *relative* changes: divide each difference by the single-task value")
     expect(abs(float(answer) - want) < 1e-6, "hint: 100/T Σ_t (M_t - B_t) / B_t, all three are accuracies")
+    return True
+
+
+def tree_predictions() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exercise 4: ``(group_pred (40,), subgroup_pred (40,), parent (12,))`` long: two heads' predictions on
+    40 samples, and the group of each of 12 subgroups (4 groups)."""
+    g = torch.Generator().manual_seed(17)
+    parent = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3])
+    subgroup_pred = torch.randint(0, 12, (40,), generator=g)
+    group_pred = parent[subgroup_pred].clone()
+    flip = torch.randperm(40, generator=g)[:11]  # 11 of the 40 disagree with the tree
+    group_pred[flip] = (group_pred[flip] + torch.randint(1, 4, (11,), generator=g)) % 4
+    return group_pred, subgroup_pred, parent
+
+
+def check_tree_consistency(answer) -> bool:
+    """Exercise 4: the share of samples whose predicted subgroup's parent is the predicted group."""
+    expect(answer is not None, "assign the share (a float in [0, 1]) to `answer`")
+    group_pred, subgroup_pred, parent = tree_predictions()
+    answer = float(answer)
+    want = tree_consistency(group_pred, subgroup_pred, parent)
+    if abs(answer - float((group_pred == subgroup_pred).float().mean())) < 1e-9:
+        raise WrongAnswer(
+            "group and subgroup ids live in different vocabularies: map the subgroup to its parent"
+        )
+    if abs(answer - (1 - want)) < 1e-9:
+        raise WrongAnswer("that is the share that *disagrees* with the tree; the question asks for agreement")
+    if 1 < answer <= 100:
+        raise WrongAnswer("give a fraction in [0, 1], not a percentage")
+    expect(abs(answer - want) < 1e-9, "hint: (parent[subgroup_pred] == group_pred).float().mean()")
     return True
