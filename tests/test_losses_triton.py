@@ -91,6 +91,15 @@ def test_clip_large_logits_one_pass_to_the_edge_of_fp64_then_two_passes():
     assert 690.0 * cf.LOG2E < cf.one_pass_limit(50) < 800.0 * cf.LOG2E
     for s in (300.0, 690.0, 800.0, 2000.0):
         _check("clip", a, b, s, grad_tol=1e-4)
+        # against fp64 on the same inputs: the loss to 1e-6 relative; gradients to 2e-5 of their largest entry
+        # (fp32 logits of magnitude |l| carry |l| * 6e-8 absolute rounding: 1.2e-4 at 2000, in each weight)
+        exact = _value_and_grads(
+            reference.clip_loss, a.double(), b.double(), torch.tensor(s, dtype=torch.float64)
+        )
+        kern = _value_and_grads(clip_loss_triton, a, b, torch.tensor(s))
+        torch.testing.assert_close(kern[0].double(), exact[0], rtol=1e-6, atol=0)
+        for g, e in zip(kern[1], exact[1], strict=True):
+            assert float((g.double() - e).abs().max()) <= 2e-5 * float(e.abs().max()), s
 
 
 @interp
