@@ -10,7 +10,8 @@ Check: (1) the confident regime (p_ii ~ 0.97 and ~0.9995, s = 100, bf16 and fp16
 backwards) against the fp64 reference on the same 16-bit inputs, with the tolerances of
 tests/test_triton_confident_regime.py; (2) one autotuned bf16 case at N = 65,536, D = 768 against the fp32
 chunked loss with IEEE matmuls.
-Bench (bf16, D = 768, N in {65,536, 262,144}): the kernel (default backward, and the other one at 65,536),
+Bench (bf16, D = 768, N in {65,536, 262,144}): the kernel (default backward, its chunk of g sized by the
+memory target; also the other backward at 65,536 and a 512 MiB chunk of g at both sizes),
 Inf-CL (scale-free form on pre-scaled inputs), the chunked loss with TF32 matmuls, torch.compile of the plain
 formula (65,536 only), and the bf16 matmul peak measured in the same run. Everything is warmed up (compiled,
 autotuned) before it is timed. Throughput counts 8*N^2*D FLOPs for every candidate; "extra" is the peak memory
