@@ -6,9 +6,15 @@ some positions masked and, at the masked positions, regresses the teacher's repr
     target_t = mean over the top K layers l of norm(h_l,t)      (teacher, no gradient, unmasked input)
     loss     = mean over masked t of ||head(student(masked x))_t - target_t||²
 
-Each layer is normalised before averaging (layer norm for images; instance norm over time for audio) so
-no single layer dominates. The teacher follows ``θ_T <- τ θ_T + (1 - τ) θ_S`` with τ annealed linearly from
-τ₀ to τₑ (``get_annealed_rate``, fairseq's data2vec). Averaging layers makes the targets contextual; EMA and
+Each layer is normalised before averaging so no single layer dominates: layer norm (over the features of
+each position) or instance norm (over the positions of each feature channel; data2vec's choice for speech,
+``instance_norm_target_layer`` in fairseq for images too). Instance norm removes, per input, what all its
+positions share. That matters on images with a uniform background: there most patches have the same
+representation, layer-normed targets are nearly one shared vector (their spread over positions is ~0.2
+against ~1 after instance norm), and the student learns that vector in a few steps and then little else.
+
+The teacher follows ``θ_T <- τ θ_T + (1 - τ) θ_S`` with τ annealed linearly from τ₀ to τₑ
+(``get_annealed_rate``, fairseq's data2vec). Averaging layers makes the targets contextual; EMA and
 stop-gradient keep them from collapsing to a constant, and if they collapse anyway the target variance
 falls to zero: :func:`check_collapse` stops the run and says so, as data2vec does.
 """
@@ -192,9 +198,13 @@ class Data2VecViT(nn.Module):
     """data2vec for an ``ImageViT`` student: mask patches, predict the teacher's top-K average there.
 
     ``loss(images, generator) -> (loss, stats)`` with stats ``{"target_std", "pred_std", "tau"}``; call
-    ``update_teacher()`` after each optimizer step. Raises :class:`CollapseError` when the targets' spread
-    over positions falls below ``min_target_std`` (data2vec's 0.1 by default; images with large uniform
-    backgrounds sit lower without collapsing, so set it from the spread at the start of a run).
+    ``update_teacher()`` after each optimizer step. ``target_norm`` normalises each of the teacher's top-K
+    layers before averaging (:func:`layer_targets`): ``"instance"`` (default) over the patches of each image,
+    ``"layer"`` over the features of each patch. Raises :class:`CollapseError` when the targets' spread over
+    positions falls below ``min_target_std`` (data2vec's 0.1 by default). With instance norm a teacher that
+    gives every patch the same vector yields all-zero targets, so collapse still shows as a spread near 0;
+    with layer norm, images with large uniform backgrounds sit near 0.2 without collapsing, so set the floor
+    from the spread at the start of a run.
     """
 
     def __init__(
@@ -207,12 +217,17 @@ class Data2VecViT(nn.Module):
         anneal_steps: int = 300,
         min_target_std: float = 0.1,
         min_pred_std: float = 0.01,
+        target_norm: str = "instance",
     ) -> None:
         super().__init__()
         depth = len(vit.transformer.blocks)
         if not 1 <= top_k <= depth:
             raise ValueError(f"top_k must be in [1, {depth}] (the ViT's depth), got {top_k}")
+        check_choice("target_norm", target_norm, ("layer", "instance"))
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         self.student, self.top_k, self.mask_ratio = vit, top_k, mask_ratio
+        self.target_norm = target_norm
         self.min_target_std, self.min_pred_std = min_target_std, min_pred_std
         self.mask_token = nn.Parameter(torch.zeros(vit.dim))
         nn.init.normal_(self.mask_token, std=0.02)
@@ -224,7 +239,8 @@ class Data2VecViT(nn.Module):
     ) -> tuple[torch.Tensor, dict]:
         with torch.no_grad():
             layers, _ = vit_layer_outputs(self.teacher.model, images)
-            targets = layer_targets([h[:, 1:] for h in layers], self.top_k)  # patches only: (B, N, D)
+            # patches only (slot 0 is the class token): (B, N, D)
+            targets = layer_targets([h[:, 1:] for h in layers], self.top_k, self.target_norm)
         b, n = targets.shape[:2]
         mask = random_token_mask(b, n, self.mask_ratio, generator).to(images.device)
         _, final = vit_layer_outputs(self.student, images, mask, self.mask_token)

@@ -22,11 +22,18 @@ def fit_linear_probe(
     num_classes: int,
     weight_decay: float = 1e-3,
     max_iter: int = 200,
+    standardize: bool = False,
 ) -> nn.Linear:
     """Fit ``nn.Linear(D, num_classes)`` to frozen ``features`` ``(N, D)`` and ``labels`` ``(N,)``.
 
     Full-batch L-BFGS on cross-entropy + ``weight_decay/2 · ||W||²``: deterministic, no minibatches, no
-    learning rate to tune."""
+    learning rate to tune.
+
+    ``standardize=True`` fits the probe on ``z = (x - mean) / std`` (each feature's mean and std over
+    ``features``), as MAE's linear probe puts a BatchNorm without affine parameters before its classifier:
+    the same weight decay then costs every feature alike, so probes on encoders whose features have very
+    different scales are compared fairly. The standardisation is folded into the returned layer
+    (``W' = W / std``, ``b' = b - W' · mean``), which therefore still takes the raw features."""
     x = check_tensor("features", features, ndim=2, floating=True, finite=True)
     y = check_tensor("labels", labels, ndim=1)
     if y.shape[0] != x.shape[0] or y.dtype != torch.long:
@@ -36,6 +43,9 @@ def fit_linear_probe(
         raise ValueError(f"labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
     check_positive("weight_decay", weight_decay, allow_zero=True)
     x = x.detach()
+    if standardize:
+        mean, std = x.mean(0), x.std(0).clamp_min(1e-6)  # a constant feature stays 0 instead of NaN
+        x = (x - mean) / std
     head = nn.Linear(x.shape[1], num_classes, device=x.device, dtype=x.dtype)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
@@ -48,6 +58,10 @@ def fit_linear_probe(
         return loss
 
     opt.step(closure)
+    if standardize:
+        with torch.no_grad():
+            head.weight.div_(std)  # W z + b = (W / std) x + (b - (W / std) · mean)
+            head.bias.sub_(head.weight @ mean)
     return head
 
 
