@@ -30,7 +30,13 @@ from mmtutorial.training.distributed import DistInfo, close_distributed, dist_in
 from mmtutorial.training.logs import plot_curves, read_metrics
 from mmtutorial.training.loop import CHECKPOINT, FitResult, fit, seed_everything
 from mmtutorial.training.objectives import clip_objective
-from mmtutorial.training.optim import build_optimizer, build_scheduler, lr_factor, param_groups
+from mmtutorial.training.optim import (
+    build_optimizer,
+    build_scheduler,
+    check_param_groups,
+    lr_factor,
+    param_groups,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -43,6 +49,7 @@ __all__ = [
     "apply_overrides",
     "build_optimizer",
     "build_scheduler",
+    "check_param_groups",
     "clip_objective",
     "close_distributed",
     "config_from_dict",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,7 @@ def fit(
     stop_at: int | None = None,
     collate_fn: Callable | None = None,
     num_workers: int = 0,
+    param_groups: Sequence[Mapping[str, Any]] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``config.steps`` optimizer steps of ``loss_fn(model, batch)`` over ``data``.
 
@@ -117,6 +118,12 @@ def fit(
         stop_at: stop (and checkpoint) after this many optimizer steps, as if interrupted there.
         collate_fn: samples -> batch (default: ``data.collate_fn`` if it exists, else ``default_collate``).
         num_workers: ``DataLoader`` worker processes (0 = load in this process).
+        param_groups: AdamW parameter groups that replace the default two (decay / no decay), e.g. one per
+            layer for layer-wise learning-rate decay: dicts with ``"params"`` and optionally ``"lr"``,
+            ``"weight_decay"`` (default: ``config.lr``, ``config.weight_decay``). Each group's rate follows
+            the schedule from its own base rate; the logged ``lr`` is group 0's. Every trainable parameter
+            must be in exactly one group (ValueError otherwise); frozen ones may be listed and switched on
+            later. A resumed run must be given the same groups (the optimizer state is per group).
 
     Returns:
         :class:`FitResult` with the trained (unwrapped) model and every row logged by this call.
@@ -139,13 +146,25 @@ def fit(
         rng_state()
     )  # fit is seeded from config.seed and hands the caller's generators back untouched
     try:
-        return _fit(model, loss_fn, data, config, eval_fn, out_dir, resume, stop_at, collate_fn, num_workers)
+        return _fit(
+            model,
+            loss_fn,
+            data,
+            config,
+            eval_fn,
+            out_dir,
+            resume,
+            stop_at,
+            collate_fn,
+            num_workers,
+            param_groups,
+        )
     finally:
         set_rng_state(caller_rng)
 
 
 def _fit(
-    model, loss_fn, data, config, eval_fn, out_dir, resume, stop_at, collate_fn, num_workers
+    model, loss_fn, data, config, eval_fn, out_dir, resume, stop_at, collate_fn, num_workers, param_groups
 ) -> FitResult:
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir (where the checkpoint is)")
@@ -165,7 +184,7 @@ def _fit(
         )
 
     model = model.to(device)
-    optimizer = build_optimizer(model, config.lr, config.weight_decay, config.betas)
+    optimizer = build_optimizer(model, config.lr, config.weight_decay, config.betas, param_groups)
     scheduler = build_scheduler(optimizer, config.steps, config.warmup_steps, config.min_lr_ratio)
     start = 0
     if resume:
@@ -258,7 +277,6 @@ def _fit(
         total=stop, initial=start, desc="train", unit="step", disable=not (config.progress and info.is_main)
     )
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
     t0, step = time.perf_counter(), start
     batches = iter(loader(start // per_epoch, start % per_epoch))
     while step < stop:
@@ -280,6 +298,8 @@ def _fit(
             losses.append(loss.detach().float())
             for k, v in extras.items():
                 extras_sum[k] = extras_sum.get(k, 0) + v.float() / config.grad_accum
+        # what the optimizer holds and what trains now (a caller may unfreeze parameters mid-run)
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
         if config.grad_clip > 0:
             gnorm = nn.utils.clip_grad_norm_(params, config.grad_clip)
         else:
