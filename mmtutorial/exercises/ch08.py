@@ -1,7 +1,7 @@
 """Self-checks for chapter 08 (pretraining and fine-tuning, 迁移学习).
 
-Each check raises ``AssertionError`` with a hint on a wrong answer (explicit ``raise``, so ``python -O``
-keeps it) and returns True on a right one.
+Each check raises :class:`~mmtutorial.exercises.WrongAnswer` (an ``AssertionError``) with a hint on a wrong
+answer (explicit ``raise`` via ``expect``, so ``python -O`` keeps it) and returns True on a right one.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-
-def _require(ok: bool, hint: str) -> None:
-    if not ok:
-        raise AssertionError(hint)
+from mmtutorial.exercises import expect
 
 
 def lora_exercise_tensors() -> dict[str, torch.Tensor | float]:
@@ -33,32 +30,32 @@ def lora_exercise_tensors() -> dict[str, torch.Tensor | float]:
 
 def check_lora_forward(fn: Callable | None) -> bool:
     """Exercise 1: ``fn(x, W, b, A, B, scaling)`` returns LoRA's output ``x W^T + b + scaling x A^T B^T``."""
-    _require(fn is not None, "assign your function to `lora_forward`")
+    expect(fn is not None, "assign your function to `lora_forward`")
     t = lora_exercise_tensors()
     out = torch.as_tensor(fn(**t), dtype=torch.float64)
     x, w, b, a, bb, s = t["x"], t["W"], t["b"], t["A"], t["B"], t["scaling"]
     want = x @ w.T + b + s * (x @ a.T) @ bb.T
-    _require(out.shape == (5, 4), f"the output is (batch, out) = (5, 4), got {tuple(out.shape)}")
-    _require(
+    expect(out.shape == (5, 4), f"the output is (batch, out) = (5, 4), got {tuple(out.shape)}")
+    expect(
         not torch.allclose(out, x @ w.T + b + (x @ a.T) @ bb.T, atol=1e-9),
         "close: multiply the low-rank path by `scaling` (alpha / r)",
     )
-    _require(not torch.allclose(out, x @ w.T + s * (x @ a.T) @ bb.T, atol=1e-9), "close: add the base bias b")
-    _require(torch.allclose(out, want, atol=1e-9), "hint: base(x) + scaling * B(A(x)), i.e. x A^T then B^T")
+    expect(not torch.allclose(out, x @ w.T + s * (x @ a.T) @ bb.T, atol=1e-9), "close: add the base bias b")
+    expect(torch.allclose(out, want, atol=1e-9), "hint: base(x) + scaling * B(A(x)), i.e. x A^T then B^T")
     return True
 
 
 def check_llrd_rates(answer) -> bool:
     """Exercise 2: the LLRD learning rates of layers 0 .. 5 of a 4-block model, lr = 1e-3, decay = 0.5."""
-    _require(answer is not None, "assign your list of 6 learning rates to `answer`")
+    expect(answer is not None, "assign your list of 6 learning rates to `answer`")
     got = [float(v) for v in answer]
-    _require(len(got) == 6, f"4 blocks give 6 layers (embeddings, 4 blocks, head), got {len(got)} rates")
+    expect(len(got) == 6, f"4 blocks give 6 layers (embeddings, 4 blocks, head), got {len(got)} rates")
     want = [1e-3 * 0.5 ** (4 + 1 - i) for i in range(6)]
-    _require(
+    expect(
         not all(math.isclose(g, w, rel_tol=1e-9) for g, w in zip(got, want[::-1], strict=True)),
         "reversed: the head gets the full lr and the embeddings the smallest",
     )
-    _require(
+    expect(
         all(math.isclose(g, w, rel_tol=1e-9) for g, w in zip(got, want, strict=True)),
         "hint: layer i of L = 4 gets lr * decay ** (L + 1 - i); embeddings are layer 0, the head layer L + 1",
     )
@@ -68,11 +65,11 @@ def check_llrd_rates(answer) -> bool:
 def check_lora_parameter_count(answer) -> bool:
     """Exercise 3: trainable adapter parameters of LoRA r = 8 on ``query`` and ``value`` of all-MiniLM-L6-v2
     (6 layers, hidden size 384), head not counted."""
-    _require(answer is not None, "assign your count to `answer`")
+    expect(answer is not None, "assign your count to `answer`")
     want = 6 * 2 * 8 * (384 + 384)
-    _require(int(answer) != 6 * 8 * (384 + 384), "close: two adapted matrices per layer (query and value)")
-    _require(int(answer) != 6 * 2 * 384 * 384, "that is the frozen weights being adapted, not the adapters")
-    _require(int(answer) == want, "hint: each adapted Linear adds A (r x in) and B (out x r): r * (in + out)")
+    expect(int(answer) != 6 * 8 * (384 + 384), "close: two adapted matrices per layer (query and value)")
+    expect(int(answer) != 6 * 2 * 384 * 384, "that is the frozen weights being adapted, not the adapters")
+    expect(int(answer) == want, "hint: each adapted Linear adds A (r x in) and B (out x r): r * (in + out)")
     return True
 
 
