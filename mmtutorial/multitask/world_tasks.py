@@ -31,7 +31,8 @@ TASK_CLASSES = {"shape": 5, "color": 6, "count": 3, "relation": 2}
 
 @dataclass
 class MultiTaskData:
-    """Features ``x[split] (N, 320)`` float32 and ``labels[split] {task: long (N,)}`` (-1 = missing)."""
+    """Features ``x[split] (N, D)`` float32 (D = 320 here; the emoji tasks reuse it) and ``labels[split]
+    {task: long (N,)}`` (-1 = missing)."""
 
     x: dict[str, torch.Tensor]
     labels: dict[str, dict[str, torch.Tensor]]
