@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--checkpoint", type=Path, required=True, help="run folder (or its checkpoint.pt)")
-    p.add_argument("--split", default="test", choices=("test", "train"), help="which split (default test)")
+    p.add_argument("--split", default="test", choices=("test", "train", "val"),
+                   help="which split (default test; val: the preset's validation split, if any)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="JSON file to write the metrics to")
     p.set_defaults(func=run)
 
@@ -61,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if not (run_dir / "config.json").exists():
         print(f"error: {run_dir} is not a run folder (no config.json)")
         return 2
-    metrics = evaluate_run(run_dir, args.split)
+    try:
+        metrics = evaluate_run(run_dir, args.split)
+    except ValueError as e:
+        print(f"error: {e}")
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics))

@@ -26,6 +26,7 @@ class Job:
     loss_fn: Callable
     embed: Callable[[nn.Module, str], tuple[torch.Tensor, torch.Tensor, list[str]]]
     images: Callable[[str], torch.Tensor] | None = None  # split -> (N, 3, H, W), to look at failures
+    eval_split: str = "test"  # what the evaluations during training embed ("val" when a preset carves one)
 
 
 def caption_positives(captions: Sequence[str]) -> torch.Tensor:
@@ -66,8 +67,10 @@ def batched(fn: Callable[[object], torch.Tensor], items: Mapping | torch.Tensor,
     return torch.cat(outs)
 
 
-def eval_fn_for(job: Job, split: str = "test") -> Callable[[nn.Module], dict[str, float]]:
-    """The ``eval_fn`` that :func:`~mmtutorial.training.fit` runs every ``eval_every`` steps (retrieval)."""
+def eval_fn_for(job: Job, split: str | None = None) -> Callable[[nn.Module], dict[str, float]]:
+    """The ``eval_fn`` that :func:`~mmtutorial.training.fit` runs every ``eval_every`` steps (retrieval on
+    ``split``, default ``job.eval_split``)."""
+    split = split or job.eval_split
 
     def run(model: nn.Module) -> dict[str, float]:
         img, txt, caps = job.embed(model, split)

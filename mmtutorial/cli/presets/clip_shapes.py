@@ -110,6 +110,8 @@ def build(cfg: Config, run_dir: str | Path | None = None, training: bool = True)
         )  # fmt: skip
 
     def embed(model: TwoTowerCLIP, split: str):
+        if split not in captions:
+            raise ValueError(f"split must be one of {sorted(captions)} for {NAME}, got {split!r}")
         n = len(captions[split])
         img = batched(model.encode_a, images[split], n)
         txt = batched(model.encode_b, text[split], n)
