@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmtutorial.exercises import ch08
+from mmtutorial.exercises import WrongAnswer, ch08
 
 
 def right_forward(x, W, b, A, B, scaling):
@@ -15,13 +15,13 @@ def right_forward(x, W, b, A, B, scaling):
 
 def test_lora_forward():
     assert ch08.check_lora_forward(right_forward)
-    with pytest.raises(AssertionError, match="scaling"):
+    with pytest.raises(WrongAnswer, match="scaling"):
         ch08.check_lora_forward(lambda x, W, b, A, B, scaling: x @ W.T + b + (x @ A.T) @ B.T)
-    with pytest.raises(AssertionError, match="bias"):
+    with pytest.raises(WrongAnswer, match="bias"):
         ch08.check_lora_forward(lambda x, W, b, A, B, scaling: x @ W.T + scaling * (x @ A.T) @ B.T)
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_lora_forward(lambda x, W, b, A, B, scaling: x @ W.T + b)
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_lora_forward(None)
 
 
@@ -37,21 +37,21 @@ def test_lora_forward_matches_the_package():
 
 def test_llrd_rates():
     assert ch08.check_llrd_rates([1e-3 * 0.5 ** (5 - i) for i in range(6)])
-    with pytest.raises(AssertionError, match="reversed"):
+    with pytest.raises(WrongAnswer, match="reversed"):
         ch08.check_llrd_rates([1e-3 * 0.5**i for i in range(6)])
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_llrd_rates([1e-3 * 0.5 ** (4 - i) for i in range(6)])  # off by one
-    with pytest.raises(AssertionError, match="6 layers"):
+    with pytest.raises(WrongAnswer, match="6 layers"):
         ch08.check_llrd_rates([1e-3] * 5)
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_llrd_rates(None)
 
 
 def test_lora_parameter_count():
     assert ch08.check_lora_parameter_count(73_728)
-    with pytest.raises(AssertionError, match="two adapted"):
+    with pytest.raises(WrongAnswer, match="two adapted"):
         ch08.check_lora_parameter_count(36_864)
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_lora_parameter_count(73_728 + 1540)  # the head is not an adapter
-    with pytest.raises(AssertionError):
+    with pytest.raises(WrongAnswer):
         ch08.check_lora_parameter_count(None)
