@@ -13,7 +13,8 @@ from pathlib import Path
 
 EXAMPLES = """examples:
   mmtutorial eval --checkpoint runs/shapes --out runs/shapes/test.json
-  mmtutorial eval --checkpoint runs/shapes --split train --out train.json"""
+  mmtutorial eval --checkpoint runs/shapes --split train --out train.json
+  mmtutorial eval --checkpoint runs/val --split val --out val.json      # a run trained with n_val > 0"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

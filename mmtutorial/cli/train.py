@@ -17,7 +17,8 @@ EXAMPLES = """examples:
   mmtutorial train --preset clip-shapes --config my.toml --out runs/mine --stop-at 50
   mmtutorial train --preset clip-shapes --out runs/mine --resume          # continue where it stopped
   torchrun --standalone --nproc_per_node 2 -m mmtutorial train --preset clip-shapes --out runs/ddp
-  mmtutorial train --preset clip-emoji --out runs/emoji"""
+  mmtutorial train --preset clip-emoji --out runs/emoji
+  mmtutorial train --preset clip-emoji --set n_val=300 --set features=runs/emoji/features.pt --out runs/val"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
