@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "n_train=256", "--set", "n_test=64", "--set", "batch_size=32", "--set", "warmup_steps=2",
@@ -109,6 +110,8 @@ def test_train_stop_resume_matches_a_straight_run_and_eval_writes_metrics(tmp_pa
     assert main(["eval", "--checkpoint", str(tmp_path / "a"), "--out", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert set(m) >= {"i2t_r1", "i2t_r5", "t2i_r1", "t2i_r5", "n_queries"} and m["n_queries"] == 64
+    # chance beside each figure: a random ranking of the split's captions (repeats count as positives)
+    assert m["chance_i2t_r1"] >= 1 / 64 and m["chance_i2t_r5"] >= 5 / 64 and m["chance_t2i_r1"] >= 1 / 64
     assert 0 <= m["i2t_r1"] <= m["i2t_r5"] <= 1 and m["step"] == 8
 
 
@@ -125,3 +128,13 @@ def test_torchrun_two_processes_equal_one_process_over_the_same_global_batch(tmp
     # same pairs per step, another order of rows and of the gradient sums: equal to float rounding
     assert one == pytest.approx(two, rel=1e-4, abs=1e-5)
     assert "2 process(es)" in r.stdout and r.stdout.count("run folder") == 1  # rank 0 alone reports
+
+
+def test_retrieval_metrics_report_chance_beside_recall():
+    from mmtutorial.cli.presets.base import retrieval_metrics
+
+    img = torch.nn.functional.normalize(torch.randn(10, 4, generator=torch.Generator().manual_seed(0)), dim=1)
+    m = retrieval_metrics(img, img, [f"caption {i}" for i in range(10)])
+    assert m["i2t_r1"] == 1.0 and m["chance_i2t_r1"] == pytest.approx(0.1) and m["chance_t2i_r5"] == 0.5
+    two = retrieval_metrics(img, img, ["same"] * 2 + [f"caption {i}" for i in range(8)])
+    assert two["chance_i2t_r1"] == pytest.approx((2 * 0.2 + 8 * 0.1) / 10)  # a repeated caption: 2 positives

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from mmtutorial.eval import recall_at_k
+from mmtutorial.eval import chance_recall_at_k, recall_at_k
 from mmtutorial.training import TrainConfig
 
 
@@ -38,7 +38,8 @@ def caption_positives(captions: Sequence[str]) -> torch.Tensor:
 
 def retrieval_metrics(img: torch.Tensor, txt: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
     """``i2t_r1``, ``i2t_r5`` (each image queries every caption of the split), ``t2i_r1``, ``t2i_r5``
-    (each caption queries every image) and ``n_queries``; ``img``, ``txt`` ``(N, E)`` L2-normalised."""
+    (each caption queries every image), ``n_queries`` and the recall of a random ranking for each
+    (``chance_i2t_r1``, ...: k / N with one positive per query); ``img``, ``txt`` ``(N, E)`` L2-normalised."""
     if img.shape != txt.shape or img.ndim != 2 or len(captions) != img.shape[0]:
         raise ValueError(
             f"img and txt must be (N, E) with N = len(captions), got {tuple(img.shape)}, {tuple(txt.shape)}, "
@@ -51,6 +52,9 @@ def retrieval_metrics(img: torch.Tensor, txt: torch.Tensor, captions: Sequence[s
         out[f"i2t_r{k}"] = recall_at_k(scores, pos, k)
         out[f"t2i_r{k}"] = recall_at_k(scores.T.contiguous(), pos.T.contiguous(), k)
     out["n_queries"] = int(img.shape[0])
+    for k in (1, 5):
+        out[f"chance_i2t_r{k}"] = chance_recall_at_k(pos, k)
+        out[f"chance_t2i_r{k}"] = chance_recall_at_k(pos.T.contiguous(), k)
     return out
 
 
@@ -75,7 +79,7 @@ def eval_fn_for(job: Job, split: str | None = None) -> Callable[[nn.Module], dic
     def run(model: nn.Module) -> dict[str, float]:
         img, txt, caps = job.embed(model, split)
         m = retrieval_metrics(img, txt, caps)
-        return {k: v for k, v in m.items() if k != "n_queries"}
+        return {k: v for k, v in m.items() if k != "n_queries" and not k.startswith("chance_")}
 
     return run
 
