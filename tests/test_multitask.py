@@ -45,13 +45,8 @@ from mmtutorial.multitask import (
 D64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: one thread is faster and does not oversubscribe a shared CPU
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def t64(rows):

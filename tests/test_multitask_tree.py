@@ -24,12 +24,8 @@ from mmtutorial.multitask import (
 PARENT = torch.tensor([0, 0, 1, 2, 2])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---- parent map -------------------------------------------------------------------------------------------

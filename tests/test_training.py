@@ -28,13 +28,8 @@ from mmtutorial.training import (
     save_checkpoint,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny models: one thread avoids thread-pool overhead on a busy machine (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def data(n=96, seed=0):
