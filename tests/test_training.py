@@ -11,11 +11,11 @@ import time
 
 import pytest
 import torch
+from tiny_training import ce, cfg, data
 from torch import nn
 
 from mmtutorial.training import (
     IncompatibleCheckpointError,
-    TensorDictDataset,
     TrainConfig,
     apply_overrides,
     epoch_batches,
@@ -32,26 +32,9 @@ from mmtutorial.training import (
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def data(n=96, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 6, generator=g)
-    return TensorDictDataset({"x": x, "y": (x[:, 0] + x[:, 1] > 0).long()})
-
-
 def model(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
-
-
-def ce(m, b):
-    return nn.functional.cross_entropy(m(b["x"]), b["y"])
-
-
-def cfg(**kw):
-    base = dict(
-        steps=12, batch_size=32, lr=1e-2, warmup_steps=2, progress=False, tensorboard=False, plot=False
-    )
-    return TrainConfig(**{**base, **kw})
 
 
 # ---------------------------------------------------------------- configs

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import tiny_training as tiny
 import torch
+from tiny_training import ce, data
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from mmtutorial.training import TensorDictDataset, TrainConfig, check_param_groups, fit, lr_factor
+from mmtutorial.training import check_param_groups, fit, lr_factor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def data(n=96, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 6, generator=g)
-    return TensorDictDataset({"x": x, "y": (x[:, 0] + x[:, 1] > 0).long()})
 
 
 def model(seed=0):
@@ -23,15 +19,8 @@ def model(seed=0):
     return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def ce(m, b):
-    return nn.functional.cross_entropy(m(b["x"]), b["y"])
-
-
 def cfg(**kw):
-    base = dict(
-        steps=12, batch_size=32, lr=1e-2, warmup_steps=3, progress=False, tensorboard=False, plot=False
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny.cfg(**{"warmup_steps": 3, **kw})
 
 
 def groups(m):  # layer-wise: the lower layer at a tenth of the top's rate, no decay on the top
