@@ -433,7 +433,7 @@ def test_soft_sharing_penalty_formula():
     torch.testing.assert_close(m.regularizer(), 0.1 * want)
     for tw in m.towers.values():  # identical towers: no penalty
         tw.load_state_dict(m.towers["a"].state_dict())
-    assert float(m.coupling_penalty()) == 0.0
+    assert m.coupling_penalty().item() == 0.0
 
 
 def test_cross_stitch_identity_is_independent_towers():
